@@ -1,0 +1,67 @@
+package policy
+
+// Desired is what a policy asks of one node, after every expression has been
+// evaluated against that node's facts. It is plain data: the reconcile
+// package turns it into file edits without knowing anything of HCL.
+type Desired struct {
+	Falco Falco
+	// Rules in the order the policy declares them (files sorted by name,
+	// blocks in file order). Rules whose `when` is false are left out.
+	Rules []Rule
+}
+
+// Strategy says how a rule change reaches Falco.
+type Strategy string
+
+const (
+	// InPlace splices the new value into the vendor's rules file.
+	InPlace Strategy = "in_place"
+	// Override leaves the vendor file alone and writes an agent-owned file
+	// that Falco loads later.
+	Override Strategy = "override"
+	// Auto picks Override where the Falco version is known, else InPlace.
+	Auto Strategy = "auto"
+)
+
+// Falco holds the settings of the policy's `falco` block. Paths are node
+// paths (as Falco sees them), not yet joined with a sandbox root.
+type Falco struct {
+	// Config is falco.yaml; its rules_file(s) list is used when RulesFiles is empty.
+	Config string
+	// RulesFiles, when set, replaces the list read from falco.yaml.
+	RulesFiles []string
+	Strategy   Strategy
+	// OverrideFile is the agent-owned file for the override strategy.
+	OverrideFile string
+	// Version is the `falco_version` setting: the version to assume when no
+	// falco binary answers `falco --version`. Empty when not set.
+	Version string
+}
+
+// Defaults for the falco block.
+const (
+	DefaultConfig       = "/etc/falco/falco.yaml"
+	DefaultOverrideFile = "/etc/falco/rules.d/50-rulekeeper.yaml"
+)
+
+// Rule is the desired state of one Falco rule. A nil field is not managed.
+type Rule struct {
+	Name     string
+	Output   *Output
+	Priority *string
+	Enabled  *bool
+	// Pos is where the rule block starts, for messages ("policy.hcl:3,1").
+	Pos string
+}
+
+// Output describes how a rule's output differs from the vendor's.
+type Output struct {
+	// Replace, when non-nil, is the whole new output; the other fields are empty.
+	Replace *string
+	// Prefix is text the output starts with.
+	Prefix string
+	// Include lists tokens that must appear somewhere in the output.
+	Include []string
+	// Exclude lists whitespace-separated tokens removed from the vendor's output.
+	Exclude []string
+}

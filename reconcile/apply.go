@@ -1,0 +1,114 @@
+package reconcile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Result is what Apply did.
+type Result struct {
+	Written []string `json:"written"`
+	Removed []string `json:"removed,omitempty"`
+	// Checked says whether `falco -V` accepted the files before they were written.
+	Checked bool `json:"checked_with_falco"`
+}
+
+// Apply executes exactly the plan: it checks no file changed since the plan
+// was made, has Falco validate the candidate files, writes each atomically,
+// and records the new state. It writes nothing when any check fails. A
+// failure while writing puts back the files already replaced.
+func Apply(p *Plan) (*Result, error) {
+	res := &Result{}
+	for _, fc := range p.Files {
+		cur, err := os.ReadFile(hostPath(p.opts.Root, fc.Path))
+		if err != nil && !(os.IsNotExist(err) && fc.Action == Create) {
+			return nil, fmt.Errorf("%s: %w", fc.Path, readHint(err))
+		}
+		if !bytes.Equal(cur, fc.Old) {
+			return nil, fmt.Errorf("%s changed since the plan was made: plan again", fc.Path)
+		}
+	}
+	if len(p.Files) > 0 && p.opts.FalcoBinary != "" {
+		if err := falcoValidate(p); err != nil {
+			return nil, err
+		}
+		res.Checked = true
+	}
+	var done []*FileChange
+	for _, fc := range p.Files {
+		if err := p.write(fc, fc.New); err != nil {
+			return nil, errors.Join(fmt.Errorf("%s: %w", fc.Path, writeHint(err)), p.undo(done))
+		}
+		done = append(done, fc)
+		if fc.Action == Delete {
+			res.Removed = append(res.Removed, fc.Path)
+		} else {
+			res.Written = append(res.Written, fc.Path)
+		}
+	}
+	next := p.next
+	if len(p.Files) > 0 {
+		next.Applied = &Applied{Time: time.Now().UTC(), Revision: p.opts.Revision, Files: append(res.Written, res.Removed...)}
+	}
+	if st, err := LoadState(p.opts.stateDir()); err == nil && len(p.Files) == 0 && st.Inputs == next.Inputs {
+		return res, nil // converged and already recorded: write nothing at all
+	}
+	if err := next.save(p.opts.stateDir()); err != nil {
+		return nil, errors.Join(fmt.Errorf("saving state: %w", err), p.undo(done))
+	}
+	return res, nil
+}
+
+// Rollback puts back the files as they were before Apply (the plan's old
+// contents), for a Falco that did not come back with the new ones.
+func Rollback(p *Plan) error {
+	return p.undo(p.Files)
+}
+
+func (p *Plan) undo(done []*FileChange) error {
+	var errs []error
+	for i := len(done) - 1; i >= 0; i-- {
+		fc := done[i]
+		if err := p.put(fc.Path, fc.Old, fc.Action == Create); err != nil {
+			errs = append(errs, fmt.Errorf("putting back %s: %w", fc.Path, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Plan) write(fc *FileChange, data []byte) error {
+	return p.put(fc.Path, data, fc.Action == Delete)
+}
+
+// put writes data to a node path atomically, or removes the file.
+func (p *Plan) put(nodePath string, data []byte, remove bool) error {
+	path := hostPath(p.opts.Root, nodePath)
+	if remove {
+		err := os.Remove(path)
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real // replace the link's target, keep the link
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return writeAtomic(path, data, 0o644)
+}
+
+func writeHint(err error) error {
+	if errors.Is(err, os.ErrPermission) {
+		return fmt.Errorf("%w (run rulekeeper as root, or give it write access to the file and its directory)", err)
+	}
+	if errors.Is(err, syscallEROFS) {
+		return fmt.Errorf("%w (the file system is read-only: remount it read-write or manage another rules file)", err)
+	}
+	return err
+}

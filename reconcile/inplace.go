@@ -1,0 +1,359 @@
+package reconcile
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/rulekeeper/rulekeeper/policy"
+)
+
+// planInPlace computes the edits of vendor files: values the policy sets
+// (in_place strategy) and values rulekeeper set before that must return to
+// the vendor's (a rule left the policy, or the strategy changed).
+func (p *Plan) planInPlace(d policy.Desired, rf map[string]*rulesFile, defs map[string]def, st, next *State) error {
+	byFile := map[string]map[int]policy.Rule{}
+	if p.Strategy == policy.InPlace {
+		for _, r := range d.Rules {
+			df := defs[r.Name]
+			if byFile[df.file] == nil {
+				byFile[df.file] = map[int]policy.Rule{}
+			}
+			byFile[df.file][df.item] = r
+		}
+	}
+	var paths []string
+	for f := range byFile {
+		paths = append(paths, f)
+	}
+	for f, fst := range st.Files {
+		if !fst.Owned && len(fst.Values) > 0 && byFile[f] == nil {
+			paths = append(paths, f)
+		}
+	}
+	sort.Strings(paths)
+	for _, f := range paths {
+		file := rf[f]
+		if file == nil { // managed before, no longer among the files Falco loads
+			data, err := os.ReadFile(hostPath(p.opts.Root, f))
+			if os.IsNotExist(err) {
+				p.Notes = append(p.Notes, fmt.Sprintf("%s is gone: its managed values are forgotten", f))
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", f, readHint(err))
+			}
+			if file, err = cutFile(f, data); err != nil {
+				return err
+			}
+			p.cur[f] = data
+		}
+		fc, fst, err := p.inPlaceFile(file, byFile[f], st.Files[f])
+		if err != nil {
+			return err
+		}
+		if fst != nil {
+			next.Files[f] = fst
+		}
+		if fc != nil {
+			p.Files = append(p.Files, fc)
+		}
+	}
+	return nil
+}
+
+// found is a managed value as it stands in the file now.
+type found struct {
+	Value
+	item int
+	reg  region
+	cur  string
+	at   bool // the rule is still defined in the file
+	ok   bool // ... and, for a key rulekeeper inserted, the key is still there
+}
+
+func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileState) (*FileChange, *FileState, error) {
+	data := string(rf.data)
+	parsed := map[int]*yaml.Node{}
+	parse := func(i int) (*yaml.Node, error) {
+		if m, ok := parsed[i]; ok {
+			return m, nil
+		}
+		it := rf.items[i]
+		m, err := parseItem(rf.data[it.start:it.end])
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", rf.path, it.line, err)
+		}
+		parsed[i] = m
+		return m, nil
+	}
+
+	// Where rulekeeper's values stand now, and whether this is still the
+	// file rulekeeper wrote (drift is put back) or a new vendor file.
+	var olds []found
+	upgrade := false
+	if prev != nil {
+		var spans [][2]int
+		carries, informative := false, false
+		for _, v := range prev.Values {
+			f := found{Value: v}
+			if i, ok := rf.lastDef(v.Rule); ok {
+				m, err := parse(i)
+				if err != nil {
+					return nil, nil, err
+				}
+				it := rf.items[i]
+				reg, err := locateManaged(rf.data[it.start:it.end], m, v.Field, v.Absent)
+				if err != nil {
+					return nil, nil, fmt.Errorf("%s:%d: rule %q: %w", rf.path, it.line, v.Rule, err)
+				}
+				f.item, f.reg, f.at, f.ok = i, reg, true, !(v.Absent && reg.absent)
+				f.cur = data[it.start+reg.start : it.start+reg.end]
+				spans = append(spans, [2]int{it.start + reg.start, it.start + reg.end})
+			}
+			if v.Original != v.Written {
+				informative = true
+				carries = carries || (f.ok && f.cur == v.Written)
+			}
+			olds = append(olds, f)
+		}
+		sort.Slice(spans, func(a, b int) bool { return spans[a][0] < spans[b][0] })
+		if sum([]byte(outside(data, spans))) != prev.Outside && (!carries || !informative) {
+			upgrade = true
+		}
+	}
+
+	items := map[int]bool{}
+	for i := range rules {
+		items[i] = true
+	}
+	for _, f := range olds {
+		if f.at {
+			items[f.item] = true
+		}
+	}
+	order := make([]int, 0, len(items))
+	for i := range items {
+		order = append(order, i)
+	}
+	sort.Ints(order)
+
+	fst := &FileState{}
+	var changes []Change
+	var b strings.Builder
+	var spans [][2]int
+	last := 0
+	for _, i := range order {
+		it := rf.items[i]
+		text := data[it.start:it.end]
+		var restore []edit
+		var drifted []string
+		if !upgrade {
+			for _, f := range olds {
+				if f.at && f.item == i && (f.ok || !f.Absent) {
+					orig := f.Original
+					if f.reg.absent { // the key itself was removed
+						orig = "\n" + strings.Repeat(" ", f.reg.keyCol) + f.Field + ": " + orig
+					}
+					restore = append(restore, edit{f.reg.start, f.reg.end, orig})
+					if f.cur != f.Written {
+						drifted = append(drifted, f.Field)
+					}
+				}
+			}
+		}
+		vendor, _ := splice(text, restore)
+		next, vspans, nspans, want, values, err := desiredItem(vendor, rules[i])
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s:%d: rule %q: %w", rf.path, it.line, it.name, err)
+		}
+		if err := checkItem(vendor, vspans, next, nspans, want); err != nil {
+			return nil, nil, fmt.Errorf("%s:%d: rule %q: refusing to write: %w", rf.path, it.line, it.name, err)
+		}
+		fst.Values = append(fst.Values, values...)
+		ch, err := itemChanges(text, next, it, rules[i], olds, drifted, upgrade)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s:%d: %w", rf.path, it.line, err)
+		}
+		changes = append(changes, ch...)
+		b.WriteString(data[last:it.start])
+		base := b.Len()
+		for _, s := range nspans {
+			spans = append(spans, [2]int{base + s[0], base + s[1]})
+		}
+		b.WriteString(next)
+		last = it.end
+	}
+	b.WriteString(data[last:])
+	out := b.String()
+	if len(fst.Values) == 0 && out == data {
+		return nil, nil, nil
+	}
+	fst.SHA256 = sum([]byte(out))
+	fst.Outside = sum([]byte(outside(out, spans)))
+	if len(fst.Values) == 0 {
+		fst = nil
+	}
+	if out == data {
+		return nil, fst, nil
+	}
+	return &FileChange{Path: rf.path, Action: Update, Changes: changes, Old: rf.data, New: []byte(out)}, fst, nil
+}
+
+// locateManaged finds a managed value; for a key rulekeeper inserted, the
+// region covers the whole inserted line, so that restoring removes it.
+func locateManaged(text []byte, m *yaml.Node, field string, inserted bool) (region, error) {
+	reg, err := locate(text, m, field)
+	if err != nil || !inserted || reg.absent {
+		return reg, err
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == field {
+			starts := lineStarts(text)
+			reg.start = starts[m.Content[i].Line-1] - 1
+		}
+	}
+	return reg, nil
+}
+
+// desiredItem applies a rule's desired values to the vendor's item.
+func desiredItem(vendor string, r policy.Rule) (next string, vspans, nspans [][2]int, want map[string]string, values []Value, err error) {
+	want = map[string]string{}
+	if r.Name == "" {
+		return vendor, nil, nil, want, nil, nil
+	}
+	m, err := parseItem([]byte(vendor))
+	if err != nil {
+		return "", nil, nil, nil, nil, err
+	}
+	var edits []edit
+	add := func(field string, render func(region) (raw, text string, err error)) error {
+		reg, err := locate([]byte(vendor), m, field)
+		if err != nil {
+			return err
+		}
+		raw, txt, err := render(reg)
+		if err != nil {
+			return err
+		}
+		orig := vendor[reg.start:reg.end]
+		if reg.absent {
+			raw = "\n" + strings.Repeat(" ", reg.keyCol) + field + ": " + raw
+		}
+		edits = append(edits, edit{reg.start, reg.end, raw})
+		vspans = append(vspans, [2]int{reg.start, reg.end})
+		want[field] = txt
+		values = append(values, Value{Rule: r.Name, Field: field, Original: orig, Absent: reg.absent, Written: raw})
+		return nil
+	}
+	if r.Output != nil {
+		err = add("output", func(reg region) (string, string, error) {
+			if reg.absent {
+				return "", "", fmt.Errorf("the rule has no output to change")
+			}
+			s := applyOutput(readScalar(vendor[reg.start:reg.end], reg.node), *r.Output)
+			return s.render(), s.text(), nil
+		})
+	}
+	if err == nil && r.Priority != nil {
+		err = add("priority", simpleValue(vendor, *r.Priority, true))
+	}
+	if err == nil && r.Enabled != nil {
+		err = add("enabled", simpleValue(vendor, fmt.Sprint(*r.Enabled), false))
+	}
+	if err != nil {
+		return "", nil, nil, nil, nil, err
+	}
+	next, nspans = splice(vendor, edits)
+	slices.SortFunc(vspans, func(a, b [2]int) int { return a[0] - b[0] })
+	return next, vspans, nspans, want, values, nil
+}
+
+// simpleValue renders a one-word value, keeping the vendor's spelling when
+// it already means the same (Falco reads priorities case-insensitively).
+func simpleValue(vendor, v string, foldCase bool) func(region) (string, string, error) {
+	return func(reg region) (string, string, error) {
+		if reg.absent {
+			return v, v, nil
+		}
+		cur := reg.node.Value
+		if cur == v || (foldCase && strings.EqualFold(cur, v)) {
+			return vendor[reg.start:reg.end], cur, nil
+		}
+		s := readScalar(vendor[reg.start:reg.end], reg.node)
+		s.lines = []string{v}
+		return s.render(), v, nil
+	}
+}
+
+// itemChanges lists, as Falco reads them, the values that differ between the
+// item now and the item after the plan.
+func itemChanges(now, next string, it item, r policy.Rule, olds []found, drifted []string, upgrade bool) ([]Change, error) {
+	if now == next {
+		return nil, nil
+	}
+	var a, b []map[string]any
+	if err := yaml.Unmarshal([]byte(now), &a); err != nil || len(a) != 1 {
+		return nil, fmt.Errorf("rule %q does not parse: %v", it.name, err)
+	}
+	if err := yaml.Unmarshal([]byte(next), &b); err != nil || len(b) != 1 {
+		return nil, fmt.Errorf("rule %q does not parse after the edit: %v", it.name, err)
+	}
+	m, _ := parseItem([]byte(now))
+	var out []Change
+	for _, field := range []string{"output", "priority", "enabled"} {
+		ov, nv := valueText(a[0][field]), valueText(b[0][field])
+		if ov == nv {
+			continue
+		}
+		reason := ReasonPolicy
+		switch {
+		case slices.Contains(drifted, field):
+			reason = ReasonDrift
+		case upgrade:
+			reason = ReasonUpgrade
+		case !manages(r, field):
+			reason = ReasonRestore
+		}
+		line := it.line
+		if m != nil {
+			if k := keyNode(m, field); k != nil {
+				line = it.line + k.Line - 1
+			}
+		}
+		out = append(out, Change{Rule: it.name, Field: field, Line: line, Old: ov, New: nv, Reason: reason})
+	}
+	return out, nil
+}
+
+func valueText(v any) string {
+	if v == nil {
+		return ""
+	}
+	return strings.TrimSpace(fmt.Sprint(v))
+}
+
+func manages(r policy.Rule, field string) bool {
+	switch field {
+	case "output":
+		return r.Output != nil
+	case "priority":
+		return r.Priority != nil
+	case "enabled":
+		return r.Enabled != nil
+	}
+	return false
+}
+
+func keyNode(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i]
+		}
+	}
+	return nil
+}

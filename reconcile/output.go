@@ -1,0 +1,103 @@
+package reconcile
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/rulekeeper/rulekeeper/policy"
+)
+
+// applyOutput computes the desired output from the vendor's, line by line:
+// excluded tokens leave the lines that held them, the prefix and any include
+// the vendor text lacks go on a new first line (a new last line for includes
+// without a prefix). Lines it does not touch stay byte for byte, so a folded
+// block keeps its shape and the diff shows only what the policy asks.
+func applyOutput(vendor scalar, o policy.Output) scalar {
+	s := vendor
+	s.lines = slices.Clone(vendor.lines)
+	if o.Replace != nil {
+		s.lines = []string{*o.Replace}
+		if s.literal {
+			s.lines = strings.Split(*o.Replace, "\n")
+		}
+		return s
+	}
+	if len(o.Exclude) > 0 {
+		var kept []string
+		for _, line := range s.lines {
+			fields := strings.Fields(line)
+			left := slices.DeleteFunc(slices.Clone(fields), func(f string) bool { return slices.Contains(o.Exclude, f) })
+			switch {
+			case len(left) == len(fields):
+				kept = append(kept, line)
+			case len(left) > 0:
+				kept = append(kept, strings.Join(left, " "))
+			}
+		}
+		s.lines = kept
+	}
+	text := s.text()
+	var missing []string
+	for _, inc := range o.Include {
+		if !hasToken(text, inc) && !hasToken(o.Prefix, inc) && !slices.Contains(missing, inc) {
+			missing = append(missing, inc)
+		}
+	}
+	head := missing
+	if o.Prefix != "" && !strings.HasPrefix(strings.TrimSpace(text), o.Prefix) {
+		head = append([]string{o.Prefix}, missing...)
+	} else if len(missing) > 0 {
+		s.lines = appendLine(s, strings.Join(missing, " "))
+		return s
+	}
+	if len(head) > 0 {
+		s.lines = prependLine(s, strings.Join(head, " "))
+	}
+	return s
+}
+
+// prependLine adds a line before the others; where line breaks are part of
+// the value (a literal block) it joins the first line instead.
+func prependLine(s scalar, l string) []string {
+	if len(s.lines) == 0 {
+		return []string{l}
+	}
+	if s.literal || !s.multiline() {
+		return append([]string{l + " " + s.lines[0]}, s.lines[1:]...)
+	}
+	return append([]string{l}, s.lines...)
+}
+
+func appendLine(s scalar, l string) []string {
+	if len(s.lines) == 0 {
+		return []string{l}
+	}
+	if s.literal || !s.multiline() {
+		last := len(s.lines) - 1
+		return append(slices.Clone(s.lines[:last]), s.lines[last]+" "+l)
+	}
+	return append(s.lines, l)
+}
+
+// multiline reports whether the value is laid out over lines of its own
+// (a block, or plain text continued on further lines).
+func (s scalar) multiline() bool {
+	return s.header != "" || (s.style == 0 && len(s.lines) > 1)
+}
+
+// hasToken reports whether tok appears in text as a whole word: bounded by
+// the start, the end, white space or the brackets Falco outputs use.
+func hasToken(text, tok string) bool {
+	for i := 0; ; {
+		j := strings.Index(text[i:], tok)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(tok)
+		if (start == 0 || strings.ContainsRune(" \t(,", rune(text[start-1]))) &&
+			(end == len(text) || strings.ContainsRune(" \t),", rune(text[end]))) {
+			return true
+		}
+		i = start + 1
+	}
+}

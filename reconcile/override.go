@@ -1,0 +1,200 @@
+package reconcile
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/rulekeeper/rulekeeper/policy"
+)
+
+// ownHeader starts every file rulekeeper owns; a file without it is not
+// rulekeeper's to overwrite or remove.
+const ownHeader = "# Managed by rulekeeper: written from the policy on every pass; edits here are undone.\n"
+
+// planOverride writes (override strategy) or removes (any other) the
+// agent-owned rules file.
+func (p *Plan) planOverride(d policy.Desired, rf map[string]*rulesFile, defs map[string]def, st, next *State, own string, entries []string) error {
+	cur, err := os.ReadFile(hostPath(p.opts.Root, own))
+	exists := err == nil
+	if err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("%s: %w", own, readHint(err))
+	}
+	owned := exists && (bytes.HasPrefix(cur, []byte(ownHeader)) || (st.Files[own] != nil && st.Files[own].Owned))
+	if exists && !owned {
+		if p.Strategy == policy.Override {
+			return fmt.Errorf("%s exists and was not written by rulekeeper: move it away, or set override_file in the falco block to another path", own)
+		}
+		return nil
+	}
+	if p.Strategy != policy.Override || len(d.Rules) == 0 {
+		if exists {
+			p.Files = append(p.Files, &FileChange{Path: own, Action: Delete, Old: cur})
+		}
+		return nil
+	}
+	if !slices.Contains(entries, own) && !slices.Contains(entries, path.Dir(own)) {
+		return fmt.Errorf("Falco does not load %s (it loads %s): set override_file to a file in a rules directory Falco loads, or add it to rules_files", own, strings.Join(entries, ", "))
+	}
+	vendorText := func(df def) string {
+		data := rf[df.file].data
+		for _, fc := range p.Files { // the vendor file as this plan leaves it
+			if fc.Path == df.file && fc.Action == Update {
+				data = fc.New
+				if c, err := cutFile(df.file, data); err == nil {
+					if i, ok := c.lastDef(rf[df.file].items[df.item].name); ok {
+						it := c.items[i]
+						return string(data[it.start:it.end])
+					}
+				}
+			}
+		}
+		it := rf[df.file].items[df.item]
+		return string(data[it.start:it.end])
+	}
+	var b strings.Builder
+	b.WriteString(ownHeader)
+	modern := p.FalcoVersion != "" && versionAtLeast(p.FalcoVersion, "0.37.0")
+	if modern {
+		b.WriteString("# Falco " + p.FalcoVersion + ": `override:` entries replace the vendor's values.\n")
+	} else {
+		b.WriteString("# Full redefinitions of vendor rules (Falco before 0.37 has no `override:`); a later definition replaces the earlier one.\n")
+	}
+	var changes []Change
+	for _, r := range d.Rules {
+		df := defs[r.Name]
+		vt := vendorText(df)
+		var entry string
+		var err error
+		if modern {
+			entry, err = overrideEntry(vt, r)
+		} else {
+			entry, err = redefinition(vt, r, df.file, rf[df.file].items[df.item].line)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: rule %q: %w", r.Pos, r.Name, err)
+		}
+		b.WriteString("\n" + entry)
+		changes = append(changes, Change{Rule: r.Name, Field: strings.Join(fieldsOf(r), ","), Reason: ReasonPolicy})
+	}
+	out := b.String()
+	if err := checkOwnFile(out, d.Rules); err != nil {
+		return fmt.Errorf("%s: refusing to write: %w", own, err)
+	}
+	next.Files[own] = &FileState{Owned: true, SHA256: sum([]byte(out))}
+	if exists && string(cur) == out {
+		return nil
+	}
+	act := Create
+	if exists {
+		act = Update
+	}
+	p.Files = append(p.Files, &FileChange{Path: own, Action: act, Changes: changes, Old: cur, New: []byte(out)})
+	p.cur[own] = cur
+	return nil
+}
+
+// overrideEntry is an `override:` entry (Falco 0.37.0+) with the desired values.
+func overrideEntry(vendor string, r policy.Rule) (string, error) {
+	m, err := parseItem([]byte(vendor))
+	if err != nil {
+		return "", err
+	}
+	var b, over strings.Builder
+	b.WriteString("- rule: " + oneLine(r.Name) + "\n")
+	put := func(k, v string) {
+		b.WriteString("  " + k + ": " + oneLine(v) + "\n")
+		over.WriteString("    " + k + ": replace\n")
+	}
+	if r.Output != nil {
+		reg, err := locate([]byte(vendor), m, "output")
+		if err != nil || reg.absent {
+			return "", fmt.Errorf("the vendor's rule has no output to change")
+		}
+		put("output", applyOutput(readScalar(vendor[reg.start:reg.end], reg.node), *r.Output).text())
+	}
+	if r.Priority != nil {
+		put("priority", *r.Priority)
+	}
+	if r.Enabled != nil {
+		put("enabled", fmt.Sprint(*r.Enabled))
+	}
+	return b.String() + "  override:\n" + over.String(), nil
+}
+
+// oneLine writes a value plain where it reads back the same, else quoted.
+func oneLine(v string) string {
+	if plainSafe(v) {
+		return v
+	}
+	return doubleQuote(v)
+}
+
+// redefinition copies the vendor's definition with the desired values
+// spliced in, the same edit in_place makes.
+func redefinition(vendor string, r policy.Rule, file string, line int) (string, error) {
+	vendor = trimTrailingComments(vendor)
+	next, vspans, nspans, want, _, err := desiredItem(vendor, r)
+	if err != nil {
+		return "", err
+	}
+	if err := checkItem(vendor, vspans, next, nspans, want); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("# copied from %s:%d\n%s", file, line, next), nil
+}
+
+// trimTrailingComments drops the blank and comment lines an item carries
+// after its last value (they introduce the next item in the vendor file).
+func trimTrailingComments(s string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for len(lines) > 1 {
+		l := strings.TrimRight(lines[len(lines)-1], "\n")
+		if l == "" || strings.HasPrefix(l, "#") {
+			lines = lines[:len(lines)-1]
+			continue
+		}
+		break
+	}
+	out := strings.Join(lines, "")
+	if !strings.HasSuffix(out, "\n") {
+		out += "\n"
+	}
+	return out
+}
+
+// checkOwnFile parses the generated file and checks every rule is in it once.
+func checkOwnFile(out string, rules []policy.Rule) error {
+	var items []map[string]any
+	if err := yaml.Unmarshal([]byte(out), &items); err != nil {
+		return fmt.Errorf("the generated file is not valid YAML: %w", yamlError(err))
+	}
+	if len(items) != len(rules) {
+		return fmt.Errorf("the generated file has %d entries for %d rules", len(items), len(rules))
+	}
+	for i, r := range rules {
+		if items[i]["rule"] != r.Name {
+			return fmt.Errorf("entry %d is %v, not rule %q", i+1, items[i]["rule"], r.Name)
+		}
+	}
+	return nil
+}
+
+func fieldsOf(r policy.Rule) []string {
+	var f []string
+	if r.Output != nil {
+		f = append(f, "output")
+	}
+	if r.Priority != nil {
+		f = append(f, "priority")
+	}
+	if r.Enabled != nil {
+		f = append(f, "enabled")
+	}
+	return f
+}

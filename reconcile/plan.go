@@ -1,0 +1,223 @@
+// Package reconcile turns a policy's desired state into surgical, checked,
+// atomic edits of Falco rule files. A Plan is a plain value: `plan` prints
+// it, Apply executes exactly it, so the two cannot disagree.
+package reconcile
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/rulekeeper/rulekeeper/policy"
+)
+
+// Options locate the node. Paths in plans and messages are node paths;
+// Root maps them into a sandbox ("" is the real /).
+type Options struct {
+	Root     string
+	StateDir string // node path; DefaultStateDir when empty
+	// FalcoBinary is the falco program used for `falco -V` checks and its
+	// version ("" when the node has none).
+	FalcoBinary string
+	// FalcoVersion is the version the binary reported ("" when unknown).
+	FalcoVersion string
+	// Revision names what the desired state came from (a git commit), for
+	// the state record.
+	Revision string
+}
+
+// DefaultStateDir is where rulekeeper keeps originals and its lock.
+const DefaultStateDir = "/var/lib/rulekeeper"
+
+func (o Options) stateDir() string {
+	d := o.StateDir
+	if d == "" {
+		d = DefaultStateDir
+	}
+	return hostPath(o.Root, d)
+}
+
+// Action is what a plan does to a file.
+type Action string
+
+const (
+	Create Action = "create"
+	Update Action = "update"
+	Delete Action = "delete"
+)
+
+// Reasons a value changes.
+const (
+	ReasonPolicy  = "policy"  // the policy asks for it
+	ReasonDrift   = "drift"   // someone changed a managed value; put back
+	ReasonRestore = "restore" // the policy no longer manages it: the vendor's value returns
+	ReasonUpgrade = "upgrade" // a new vendor file: the policy is applied on top of it
+)
+
+// Plan is what a pass will do: every file it writes, with old and new bytes.
+type Plan struct {
+	Strategy     policy.Strategy `json:"strategy"`
+	FalcoVersion string          `json:"falco_version,omitempty"`
+	Files        []*FileChange   `json:"files"`
+	Notes        []string        `json:"notes,omitempty"`
+
+	opts  Options
+	next  *State
+	order []string          // every rules file Falco loads, in order, after the plan
+	cur   map[string][]byte // their current contents
+}
+
+// FileChange is one file a plan writes or removes.
+type FileChange struct {
+	Path    string   `json:"path"`
+	Action  Action   `json:"action"`
+	Changes []Change `json:"changes,omitempty"`
+	Old     []byte   `json:"-"`
+	New     []byte   `json:"-"`
+}
+
+// Change is one value that changes, as Falco reads it.
+type Change struct {
+	Rule   string `json:"rule"`
+	Field  string `json:"field"`
+	Line   int    `json:"line,omitempty"`
+	Old    string `json:"old"`
+	New    string `json:"new"`
+	Reason string `json:"reason"`
+}
+
+// Empty reports whether the plan changes nothing.
+func (p *Plan) Empty() bool { return len(p.Files) == 0 }
+
+// MakePlan computes what it takes to bring the node's Falco rule files to
+// the desired state. It reads files and state and writes nothing.
+func MakePlan(d policy.Desired, o Options) (*Plan, error) {
+	st, err := LoadState(o.stateDir())
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{opts: o, FalcoVersion: o.FalcoVersion, cur: map[string][]byte{}}
+	if p.FalcoVersion == "" {
+		p.FalcoVersion = d.Falco.Version
+	}
+	p.Strategy, err = resolveStrategy(d.Falco.Strategy, p.FalcoVersion)
+	if err != nil {
+		return nil, err
+	}
+	if o.FalcoBinary == "" {
+		p.Notes = append(p.Notes, "no falco binary on this node: files are not checked with `falco -V` before they are written")
+	}
+	cfg := d.Falco.Config
+	if cfg == "" {
+		cfg = policy.DefaultConfig
+	}
+	own := d.Falco.OverrideFile
+	if own == "" {
+		own = policy.DefaultOverrideFile
+	}
+	entries := d.Falco.RulesFiles
+	if len(entries) == 0 {
+		if entries, err = rulesList(o.Root, cfg); err != nil {
+			return nil, err
+		}
+	}
+	all, missing, err := expand(o.Root, entries)
+	if err != nil {
+		return nil, err
+	}
+	vendor := without(all, own)
+	for _, f := range all {
+		data, err := os.ReadFile(hostPath(o.Root, f))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, readHint(err))
+		}
+		p.cur[f] = data
+	}
+	inputs := inputsHash(d, p.Strategy, p.FalcoVersion, all, p.cur)
+	if inputs == st.Inputs {
+		p.next = st
+		return p, nil
+	}
+	rf, err := loadRulesFiles(vendor, p.cur)
+	if err != nil {
+		return nil, err
+	}
+	defs, err := findRules(d.Rules, rf, vendor, missing)
+	if err != nil {
+		return nil, err
+	}
+	next := &State{Files: map[string]*FileState{}, Applied: st.Applied}
+	if err := p.planInPlace(d, rf, defs, st, next); err != nil {
+		return nil, err
+	}
+	if err := p.planOverride(d, rf, defs, st, next, own, entries); err != nil {
+		return nil, err
+	}
+	for _, fc := range p.Files {
+		if fc.Action != Delete {
+			if err := checkWritable(o.Root, path.Dir(cfg), fc.Path); err != nil {
+				return nil, err
+			}
+		}
+	}
+	p.order = loadOrder(entries, all, own, p.Files)
+	if p.Strategy == policy.Override && len(d.Rules) > 0 {
+		if err := loadsAfter(p.order, own, defs); err != nil {
+			return nil, err
+		}
+	}
+	after := map[string][]byte{}
+	for f, b := range p.cur {
+		after[f] = b
+	}
+	for _, fc := range p.Files {
+		after[fc.Path] = fc.New
+		if fc.Action == Delete {
+			delete(after, fc.Path)
+		}
+	}
+	next.Inputs = inputsHash(d, p.Strategy, p.FalcoVersion, p.order, after)
+	p.next = next
+	return p, nil
+}
+
+// resolveStrategy picks override where Falco has `override:` (0.37.0+) and
+// the strategy is auto. On older Falco auto edits in place: redefining the
+// rule in rules.d would drop the appends falco_rules.local.yaml makes to it.
+func resolveStrategy(s policy.Strategy, version string) (policy.Strategy, error) {
+	switch s {
+	case policy.InPlace, policy.Override:
+		return s, nil
+	case policy.Auto, "":
+		if version != "" && versionAtLeast(version, "0.37.0") {
+			return policy.Override, nil
+		}
+		return policy.InPlace, nil
+	}
+	return "", fmt.Errorf("unknown strategy %q: use in_place, override or auto", s)
+}
+
+// inputsHash covers everything a pass's result depends on.
+func inputsHash(d policy.Desired, s policy.Strategy, version string, files []string, data map[string][]byte) string {
+	b, _ := json.Marshal(struct {
+		D policy.Desired
+		S policy.Strategy
+		V string
+	}{d, s, version})
+	var sb strings.Builder
+	sb.Write(b)
+	for _, f := range files {
+		sb.WriteString("\x00" + f + "\x00" + sum(data[f]))
+	}
+	return sum([]byte(sb.String()))
+}
+
+func readHint(err error) error {
+	if errors.Is(err, os.ErrPermission) {
+		return fmt.Errorf("%w (run rulekeeper as root, or give it read and write access to Falco's rule files)", err)
+	}
+	return err
+}

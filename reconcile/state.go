@@ -1,0 +1,120 @@
+package reconcile
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// State is what rulekeeper remembers between passes, in StateDir/state.json:
+// the vendor's original of every value it changed (so the desired value is
+// always computed from the vendor's text, never from its own earlier edit)
+// and the hash of what it last wrote (so its own writes are recognised).
+type State struct {
+	// Inputs hashes the desired state and every rules file as they were after
+	// the last converged pass; when nothing differs, a pass has nothing to do.
+	Inputs string                `json:"inputs"`
+	Files  map[string]*FileState `json:"files"`
+	// Applied records the last pass that changed files.
+	Applied *Applied `json:"applied,omitempty"`
+}
+
+// FileState is rulekeeper's record of one file it manages.
+type FileState struct {
+	SHA256 string `json:"sha256"` // content as rulekeeper last wrote it
+	// Outside hashes the content outside the managed values: when a file
+	// carries none of rulekeeper's values and differs here too, it is a new
+	// vendor file (a package upgrade), not drift.
+	Outside string  `json:"outside_sha256,omitempty"`
+	Owned   bool    `json:"owned,omitempty"` // written whole by rulekeeper (override strategy)
+	Values  []Value `json:"values,omitempty"`
+}
+
+// Value is one managed value, as raw bytes of the file.
+type Value struct {
+	Rule     string `json:"rule"`
+	Field    string `json:"field"`
+	Original string `json:"original"` // the vendor's bytes for the value
+	Absent   bool   `json:"absent,omitempty"`
+	Written  string `json:"written"` // rulekeeper's bytes for it
+}
+
+// Applied says when files were last changed and by what.
+type Applied struct {
+	Time     time.Time `json:"time"`
+	Revision string    `json:"revision,omitempty"`
+	Files    []string  `json:"files"`
+}
+
+const stateFile = "state.json"
+
+// LoadState reads the state directory; a missing state is an empty one.
+func LoadState(dir string) (*State, error) {
+	st := &State{Files: map[string]*FileState{}}
+	data, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading state: %w", err)
+	}
+	if err := json.Unmarshal(data, st); err != nil {
+		return nil, fmt.Errorf("%s: %w (move it away to start afresh: rulekeeper then takes the files as they are for the vendor's)", filepath.Join(dir, stateFile), err)
+	}
+	if st.Files == nil {
+		st.Files = map[string]*FileState{}
+	}
+	return st, nil
+}
+
+func (st *State) save(dir string) error {
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	return writeAtomic(filepath.Join(dir, stateFile), append(data, '\n'), 0o600)
+}
+
+func (st *State) value(file, rule, field string) *Value {
+	if fsf := st.Files[file]; fsf != nil {
+		for i := range fsf.Values {
+			if v := &fsf.Values[i]; v.Rule == rule && v.Field == field {
+				return v
+			}
+		}
+	}
+	return nil
+}
+
+// Lock takes the state directory's lock, waiting while another rulekeeper
+// holds it. The returned function releases it.
+func Lock(dir string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory %s: %w", dir, err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("state lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("state lock %s: %w", f.Name(), err)
+	}
+	return func() { unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
+}
+
+func sum(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}

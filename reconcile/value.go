@@ -1,0 +1,153 @@
+package reconcile
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+var errEmpty = errors.New("the file is empty: a Falco rules file is a YAML list of rules, macros and lists")
+
+// parseItem parses one cut item and returns its mapping node. Lines and
+// columns in the result are relative to the item's first line.
+func parseItem(text []byte) (*yaml.Node, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(text, &doc); err != nil {
+		return nil, yamlError(err)
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.SequenceNode || len(doc.Content[0].Content) != 1 {
+		return nil, errors.New("not a single list entry")
+	}
+	m := doc.Content[0].Content[0]
+	if m.Kind != yaml.MappingNode {
+		return nil, errors.New("a list entry that is not a mapping")
+	}
+	return m, nil
+}
+
+// mapValue returns the value node of key in a mapping node, or nil.
+func mapValue(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// yamlError strips the library's prefix; callers add the file name.
+func yamlError(err error) error {
+	return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+}
+
+// region is the byte range of one key's value inside an item, as it stands in
+// the file: from the first byte of the value (the `>` of a folded block, the
+// quote of a quoted scalar) to the end of its last line, newline excluded.
+type region struct {
+	start, end int // offsets relative to the item
+	keyCol     int // 0-based column of the key, the indentation new keys get
+	node       *yaml.Node
+	absent     bool // the key is not there; start==end is where it would go
+}
+
+// locate finds the value of key in an item. An absent key gets the position
+// after the item's last value, where a new `key: value` line is inserted.
+func locate(text []byte, m *yaml.Node, key string) (region, error) {
+	starts := lineStarts(text)
+	keyCol := m.Content[0].Column - 1
+	idx := -1
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		end := valueEnd(text, starts, len(m.Content)-2, m, keyCol)
+		return region{start: end, end: end, keyCol: keyCol, absent: true}, nil
+	}
+	v := m.Content[idx+1]
+	if v.Kind != yaml.ScalarNode {
+		return region{}, fmt.Errorf("the %s is not a plain value (YAML %s)", key, kindName(v.Kind))
+	}
+	start := starts[v.Line-1] + v.Column - 1
+	end := valueEnd(text, starts, idx, m, keyCol)
+	if v.Style&(yaml.LiteralStyle|yaml.FoldedStyle) == 0 && !strings.Contains(string(text[start:end]), "\n") {
+		// A one-line scalar may carry a comment after it: keep the comment.
+		end = start + scalarLen(text[start:end], v.Style)
+	}
+	return region{start: start, end: end, keyCol: keyCol, node: v}, nil
+}
+
+// valueEnd is the end of the value of the key at m.Content[idx]: the end of
+// the last line before the next key (or the item's end) that is part of the
+// value, skipping trailing blank lines and comments at or left of the key.
+func valueEnd(text []byte, starts []int, idx int, m *yaml.Node, keyCol int) int {
+	limit := len(starts) // line index (0-based) where the search stops
+	if idx+2 < len(m.Content) {
+		limit = m.Content[idx+2].Line - 1
+	}
+	first := m.Content[idx+1].Line - 1
+	for l := limit - 1; l > first; l-- {
+		line := lineAt(text, starts, l)
+		trimmed := strings.TrimLeft(line, " ")
+		if trimmed == "" || (strings.HasPrefix(trimmed, "#") && len(line)-len(trimmed) <= keyCol) {
+			continue
+		}
+		return starts[l] + len(line)
+	}
+	return starts[first] + len(lineAt(text, starts, first))
+}
+
+func lineAt(text []byte, starts []int, l int) string {
+	end := len(text)
+	if l+1 < len(starts) {
+		end = starts[l+1]
+	}
+	return strings.TrimRight(string(text[starts[l]:end]), "\r\n")
+}
+
+// scalarLen is the length of a one-line scalar at the start of s, without
+// any trailing comment or spaces.
+func scalarLen(s []byte, style yaml.Style) int {
+	switch {
+	case style&yaml.DoubleQuotedStyle != 0:
+		for i := 1; i < len(s); i++ {
+			switch s[i] {
+			case '\\':
+				i++
+			case '"':
+				return i + 1
+			}
+		}
+	case style&yaml.SingleQuotedStyle != 0:
+		for i := 1; i < len(s); i++ {
+			if s[i] == '\'' {
+				if i+1 < len(s) && s[i+1] == '\'' {
+					i++
+					continue
+				}
+				return i + 1
+			}
+		}
+	default:
+		if i := strings.Index(string(s), " #"); i >= 0 {
+			return len(strings.TrimRight(string(s[:i]), " "))
+		}
+		return len(strings.TrimRight(string(s), " "))
+	}
+	return len(s)
+}
+
+func kindName(k yaml.Kind) string {
+	switch k {
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.AliasNode:
+		return "alias"
+	}
+	return "scalar"
+}
