@@ -31,7 +31,8 @@ func applyOutput(vendor scalar, o policy.Output) scalar {
 			case len(left) == len(fields):
 				kept = append(kept, line)
 			case len(left) > 0:
-				kept = append(kept, strings.Join(left, " "))
+				lead := line[:len(line)-len(strings.TrimLeft(line, " "))]
+				kept = append(kept, lead+strings.Join(left, " "))
 			}
 		}
 		s.lines = kept

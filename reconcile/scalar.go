@@ -34,12 +34,12 @@ func readScalar(raw string, n *yaml.Node) scalar {
 		s.indent = rows[0][:len(rows[0])-len(strings.TrimLeft(rows[0], " "))]
 		for _, r := range rows {
 			c, ok := strings.CutPrefix(r, s.indent)
-			if !ok || c == "" || c[0] == ' ' || c[0] == '\t' {
+			if !ok || strings.TrimSpace(c) == "" || c[0] == '\t' {
 				return s.whole(n.Value)
 			}
-			s.lines = append(s.lines, c)
+			s.lines = append(s.lines, c) // a more-indented line keeps its extra spaces
 		}
-		if s.indent == "" {
+		if s.indent == "" || s.text() != strings.TrimRight(n.Value, "\n") {
 			return s.whole(n.Value)
 		}
 		return s
@@ -66,24 +66,43 @@ func readScalar(raw string, n *yaml.Node) scalar {
 	return s
 }
 
+// whole is the fallback for a layout the lines cannot hold: the value as one
+// line, double-quoted when it spans lines (the only style that keeps every
+// character of it on one line).
 func (s scalar) whole(v string) scalar {
-	s.lines = []string{strings.TrimRight(v, "\n")}
-	if s.literal {
-		s.lines = strings.Split(s.lines[0], "\n")
-	}
-	if s.indent == "" && s.header != "" {
+	v = strings.TrimRight(v, "\n")
+	s.lines = []string{v}
+	if s.header != "" && s.literal {
+		s.lines = strings.Split(v, "\n")
 		s.indent = "  "
+	} else if s.header != "" || strings.Contains(v, "\n") {
+		s.style, s.header, s.indent = yaml.DoubleQuotedStyle, "", ""
 	}
 	return s
 }
 
-// text is the value as Falco reads it, without the block's final newline.
+// text is the value as Falco reads it, without a block's final newline.
+// In a folded block a line break reads as a space, except next to a
+// more-indented line, where it stays.
 func (s scalar) text() string {
 	if s.literal {
 		return strings.Join(s.lines, "\n")
 	}
-	return strings.Join(s.lines, " ")
+	var b strings.Builder
+	for i, l := range s.lines {
+		if i > 0 {
+			if s.header != "" && (indented(l) || indented(s.lines[i-1])) {
+				b.WriteByte('\n')
+			} else {
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteString(l)
+	}
+	return b.String()
 }
+
+func indented(l string) bool { return strings.HasPrefix(l, " ") }
 
 // render writes the lines back in the value's style. A plain value that
 // cannot stay plain (it would read back as something else) is double-quoted.

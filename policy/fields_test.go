@@ -1,0 +1,110 @@
+package policy
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+func TestCatalogueChoice(t *testing.T) {
+	for v, want := range map[string]string{
+		"0.32.1":        "0.32.1",
+		"0.40.0":        "0.32.1",
+		"0.41.0":        "0.41.0",
+		"0.44.1":        "0.41.0",
+		"0.44.1-rc1":    "0.41.0",
+		"0.20.0":        "0.32.1", // older than all: the oldest
+		"":              "0.41.0", // unknown: the newest
+		"not-a-version": "0.41.0",
+	} {
+		if got := Catalogue(v).Version; got != want {
+			t.Errorf("Catalogue(%q) = %s, want %s", v, got, want)
+		}
+	}
+	// The count `falco --list -N` printed for Falco 0.32.1.
+	if n := len(Catalogue("0.32.1").Names()); n != 261 {
+		t.Errorf("0.32.1 catalogue has %d fields, want 261", n)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	for _, tc := range []struct {
+		version, token string
+		ok             bool
+		suggestion     string
+	}{
+		{"0.32.1", "%user.uid", true, ""},
+		{"0.32.1", "%user.uidd", false, "%user.uid"},
+		{"0.32.1", "%usr.uid", false, "%user.uid"},
+		{"0.32.1", "proc.aname[2]", true, ""},
+		{"0.32.1", "%evt.arg.fd", true, ""},
+		{"0.32.1", "%evt.rawarg.res", true, ""},
+		{"0.32.1", "%span.arg.x", true, ""},
+		{"0.32.1", "%k8s.pod.label.app", true, ""},
+		{"0.32.1", "%container.info", true, ""},
+		{"0.32.1", "%evt.arg", true, ""},
+		{"0.32.1", "%evt.arg.", false, "%evt.arg"},
+		{"0.32.1", "%fs.path.name", false, ""},
+		{"0.32.1", "%zzzz.qqq", false, ""},
+		{"0.44.1", "%fs.path.name", true, ""},
+		{"0.44.1", "%container.image.repository", true, ""},
+		{"0.44.1", "%container.label.maintainer", true, ""},
+		{"0.44.1", "%span.arg.x", false, ""},
+	} {
+		ok, s := Catalogue(tc.version).Check(tc.token)
+		if ok != tc.ok || s != tc.suggestion {
+			t.Errorf("%s: Check(%q) = %v, %q; want %v, %q", tc.version, tc.token, ok, s, tc.ok, tc.suggestion)
+		}
+	}
+}
+
+func TestOutputTokens(t *testing.T) {
+	got := outputTokens("a %proc.name. b %%s %proc.aname[2] 100% x=%evt.arg.fd,%fd.name")
+	want := []outputToken{
+		{"proc.name", 2, 12},
+		{"proc.aname", 20, 34},
+		{"evt.arg.fd", 42, 53},
+		{"fd.name", 54, 62},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("outputTokens = %+v\nwant %+v", got, want)
+	}
+}
+
+// Real upstream outputs must validate: every `%field` of the rule files Falco
+// ships is in that Falco's catalogue.
+func TestUpstreamOutputsAreKnown(t *testing.T) {
+	for file, version := range map[string]string{
+		"falco_rules-0.32.1.yaml": "0.32.1",
+		"falco_rules-5.1.0.yaml":  "0.44.1",
+	} {
+		data, err := os.ReadFile(filepath.Join("testdata", "falco-rules", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var items []map[string]any
+		if err := yaml.Unmarshal(data, &items); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		cat, outputs, tokens := Catalogue(version), 0, 0
+		for _, it := range items {
+			out, ok := it["output"].(string)
+			if !ok {
+				continue
+			}
+			outputs++
+			for _, tok := range outputTokens(out) {
+				tokens++
+				if ok, s := cat.Check(tok.name); !ok {
+					t.Errorf("%s, rule %q: %%%s not in catalogue %s (suggestion %q)", file, it["rule"], tok.name, cat.Source, s)
+				}
+			}
+		}
+		if outputs < 20 || tokens < 100 {
+			t.Errorf("%s: only %d outputs and %d tokens read; the extraction is broken", file, outputs, tokens)
+		}
+	}
+}

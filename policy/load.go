@@ -1,0 +1,192 @@
+package policy
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+)
+
+// Policy is a parsed policy directory, not yet evaluated against a node.
+type Policy struct {
+	files map[string]*hcl.File
+	falco *falcoBlock
+	rules []*ruleBlock
+}
+
+type falcoBlock struct {
+	defRange hcl.Range
+	attrs    hcl.Attributes
+}
+
+type ruleBlock struct {
+	name                 string
+	defRange, labelRange hcl.Range
+	attrs                hcl.Attributes
+	output               *outputBlock
+}
+
+type outputBlock struct {
+	defRange hcl.Range
+	attrs    hcl.Attributes
+	// broken is set when the block's body has errors already reported, so
+	// that it is not also reported as empty.
+	broken bool
+}
+
+var rootSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "falco"},
+		{Type: "rule", LabelNames: []string{"name"}},
+	},
+}
+
+var falcoSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "config"}, {Name: "rules_files"}, {Name: "strategy"},
+		{Name: "override_file"}, {Name: "falco_version"},
+	},
+}
+
+var ruleSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "when"}, {Name: "priority"}, {Name: "enabled"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "output"}},
+}
+
+var outputSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "prefix"}, {Name: "include"}, {Name: "exclude"}, {Name: "replace"},
+	},
+}
+
+// Load reads every *.hcl file of dir (not its subdirectories) in name order
+// as one policy, Terraform-style. It goes on past errors so that one run
+// reports all of them; the returned Policy is never nil, so Files can feed
+// the diagnostic writer even when diags has errors.
+func Load(dir string) (*Policy, hcl.Diagnostics) {
+	p := &Policy{files: map[string]*hcl.File{}}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return p, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Cannot read policy directory",
+			Detail:   fmt.Sprintf("%s. Give the directory that holds the policy's *.hcl files.", err),
+		}}
+	}
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".hcl") {
+			names = append(names, filepath.Join(dir, e.Name()))
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return p, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "No policy files",
+			Detail:   fmt.Sprintf("The directory %s has no *.hcl file. Give the directory that holds the policy.", dir),
+		}}
+	}
+
+	parser := hclparse.NewParser()
+	var diags hcl.Diagnostics
+	seen := map[string]*ruleBlock{}
+	for _, name := range names {
+		f, d := parser.ParseHCLFile(name)
+		diags = append(diags, d...)
+		if f == nil {
+			continue
+		}
+		p.files[name] = f
+		content, d := f.Body.Content(rootSchema)
+		diags = append(diags, d...)
+		for _, b := range content.Blocks {
+			switch b.Type {
+			case "falco":
+				diags = append(diags, p.addFalco(b)...)
+			case "rule":
+				diags = append(diags, p.addRule(b, seen)...)
+			}
+		}
+	}
+	return p, diags
+}
+
+// Files returns the parsed files by name, for WriteDiagnostics.
+func (p *Policy) Files() map[string]*hcl.File { return p.files }
+
+func (p *Policy) addFalco(b *hcl.Block) hcl.Diagnostics {
+	content, diags := b.Body.Content(falcoSchema)
+	if p.falco != nil {
+		return append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Duplicate falco block",
+			Detail: fmt.Sprintf("A falco block is already defined at %s. A policy has at most one; merge the two.",
+				pos(p.falco.defRange)),
+			Subject: b.DefRange.Ptr(),
+		})
+	}
+	p.falco = &falcoBlock{defRange: b.DefRange, attrs: content.Attributes}
+	return diags
+}
+
+func (p *Policy) addRule(b *hcl.Block, seen map[string]*ruleBlock) hcl.Diagnostics {
+	content, diags := b.Body.Content(ruleSchema)
+	r := &ruleBlock{name: b.Labels[0], defRange: b.DefRange, labelRange: b.LabelRanges[0], attrs: content.Attributes}
+	for _, ob := range content.Blocks {
+		oc, d := ob.Body.Content(outputSchema)
+		diags = append(diags, d...)
+		if r.output != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Duplicate output block",
+				Detail: fmt.Sprintf("This rule already has an output block at %s. A rule has at most one; merge the two.",
+					pos(r.output.defRange)),
+				Subject: ob.DefRange.Ptr(),
+			})
+			continue
+		}
+		r.output = &outputBlock{defRange: ob.DefRange, attrs: oc.Attributes, broken: d.HasErrors()}
+	}
+
+	switch first := seen[r.name]; {
+	case strings.TrimSpace(r.name) == "":
+		return append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Empty rule name",
+			Detail:   "The label of a rule block is the name of the Falco rule to change, as its rule file writes it.",
+			Subject:  r.labelRange.Ptr(),
+		})
+	case first != nil:
+		return append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Duplicate rule block",
+			Detail: fmt.Sprintf("The rule %q is also defined at %s. Declare each rule once; merge the two blocks.",
+				r.name, pos(first.defRange)),
+			Subject: r.labelRange.Ptr(),
+		})
+	}
+	seen[r.name] = r
+	p.rules = append(p.rules, r)
+
+	// A body with errors may have lost its settings to them: no second message.
+	if r.output == nil && r.attrs["priority"] == nil && r.attrs["enabled"] == nil && !diags.HasErrors() {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  "Rule block manages nothing",
+			Detail: "This block sets none of output, priority or enabled, so the rule stays as its vendor wrote it. " +
+				"Add what to change, or remove the block.",
+			Subject: r.defRange.Ptr(),
+		})
+	}
+	return diags
+}
+
+// pos renders a range's start as "file:line,column", the form messages use.
+func pos(r hcl.Range) string {
+	return fmt.Sprintf("%s:%d,%d", r.Filename, r.Start.Line, r.Start.Column)
+}

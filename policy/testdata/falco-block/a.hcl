@@ -1,0 +1,5 @@
+falco {
+  config        = "falco.yaml"
+  strategy      = "inplace"
+  falco_version = "0.32"
+}

@@ -1,0 +1,7 @@
+falco {
+  strategy = "override"
+}
+
+rule "Terminal shell in container" {
+  priority = "NOTICE"
+}

@@ -1,0 +1,3 @@
+rule "Terminal shell in container" {
+  when = node.os == "debian"
+}

@@ -1,0 +1,5 @@
+rule "Terminal shell in container" {
+  output {
+    prefix "NEW SHELL!!!"
+  }
+}

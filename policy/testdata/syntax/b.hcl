@@ -1,0 +1,3 @@
+rule "Write below etc" {
+  priority = "LOUD"
+}

@@ -1,0 +1,24 @@
+falco {
+  strateg = "in_place"
+}
+
+rules "Terminal shell in container" {
+}
+
+rule "Terminal shell in container" {
+  output {
+    prefix = "NEW SHELL!!!"
+    suffix = "!"
+  }
+  desc = "not ours"
+}
+
+rule {
+  priority = "NOTICE"
+}
+
+rule "Write below etc" {
+  output "extra" {
+    prefix = "x"
+  }
+}
