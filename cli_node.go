@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/rulekeeper/rulekeeper/agent"
+	"github.com/rulekeeper/rulekeeper/policy"
+	"github.com/rulekeeper/rulekeeper/reconcile"
+)
+
+func runPlan(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("rulekeeper plan", flag.ContinueOnError)
+	var nf nodeFlags
+	nf.register(fs)
+	if _, ok := parse(fs, args, stderr); !ok {
+		return exitError
+	}
+	in, falco := nf.input(false)
+	out, err := agent.Converge(context.Background(), in)
+	if code, done := failed(out, err, nf.json, stdout, stderr); done {
+		return code
+	}
+	if nf.json {
+		writeJSON(stdout, planJSON(out.Plan, nil))
+	} else {
+		printPlan(stdout, stderr, out.Plan, falco)
+	}
+	if out.Plan.Empty() {
+		return exitOK
+	}
+	return exitChanges
+}
+
+func runApply(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("rulekeeper apply", flag.ContinueOnError)
+	var nf nodeFlags
+	nf.register(fs)
+	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when nothing changed, 2 when files changed, 1 on error (for image builds)")
+	if _, ok := parse(fs, args, stderr); !ok {
+		return exitError
+	}
+	in, falco := nf.input(true)
+	out, err := agent.Converge(context.Background(), in)
+	if code, done := failed(out, err, nf.json, stdout, stderr); done {
+		return code
+	}
+	if nf.json {
+		writeJSON(stdout, planJSON(out.Plan, out.Result))
+	} else {
+		printPlan(stdout, stderr, out.Plan, falco)
+		if !out.Plan.Empty() {
+			fmt.Fprintf(stdout, "Applied: %d file(s) changed.\n", len(out.Plan.Files))
+		}
+	}
+	if *detailed && !out.Plan.Empty() {
+		return exitChanges
+	}
+	return exitOK
+}
+
+// failed prints what went wrong, if anything did.
+func failed(out *agent.Outcome, err error, asJSON bool, stdout, stderr io.Writer) (int, bool) {
+	if out != nil && len(out.Diags) > 0 {
+		w := stderr
+		if asJSON && errors.Is(err, agent.ErrInvalidPolicy) {
+			w = stdout
+		}
+		policy.WriteDiagnostics(w, out.Files, out.Diags, asJSON && w == stdout, 100)
+	}
+	if err == nil {
+		return 0, false
+	}
+	if errors.Is(err, agent.ErrInvalidPolicy) {
+		if !asJSON {
+			fmt.Fprintln(stderr, "Error:", err)
+		}
+		return exitError, true
+	}
+	if asJSON {
+		writeJSON(stdout, map[string]any{"error": err.Error()})
+	} else {
+		fmt.Fprintln(stderr, "Error:", err)
+	}
+	return exitError, true
+}
+
+func printPlan(stdout, stderr io.Writer, p *reconcile.Plan, falco agent.Falco) {
+	for _, n := range p.Notes {
+		fmt.Fprintln(stderr, "Note:", n)
+	}
+	if p.Empty() {
+		fmt.Fprintln(stdout, "No changes: the rule files are as the policy says.")
+		return
+	}
+	fmt.Fprintf(stdout, "Strategy %s", p.Strategy)
+	if p.FalcoVersion != "" {
+		fmt.Fprintf(stdout, ", Falco %s", p.FalcoVersion)
+	}
+	fmt.Fprintln(stdout, ".")
+	fmt.Fprint(stdout, p.Summary())
+	fmt.Fprintln(stdout)
+	fmt.Fprint(stdout, p.Diff())
+}
+
+type filePlan struct {
+	*reconcile.FileChange
+	Diff string `json:"diff"`
+}
+
+func planJSON(p *reconcile.Plan, res *reconcile.Result) any {
+	files := []filePlan{}
+	for _, fc := range p.Files {
+		files = append(files, filePlan{fc, fc.Diff()})
+	}
+	return map[string]any{
+		"changes":       !p.Empty(),
+		"strategy":      p.Strategy,
+		"falco_version": p.FalcoVersion,
+		"files":         files,
+		"notes":         p.Notes,
+		"applied":       res,
+	}
+}
+
+func writeJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintln(w, `{"error": "encoding JSON failed"}`)
+	}
+}
