@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/agext/levenshtein"
 )
@@ -48,7 +49,9 @@ var argFields = []string{
 // `falco --list` does not show it while upstream rule files use it.
 var pseudoFields = []string{"container.info"}
 
-var catalogues = mustLoadCatalogues()
+// loadCatalogues parses them on first use: a pass whose outputs have no
+// %field to check does not pay for it at start-up.
+var loadCatalogues = sync.OnceValue(mustLoadCatalogues)
 
 func mustLoadCatalogues() []*Fields {
 	entries, err := fieldFiles.ReadDir("fields")
@@ -98,6 +101,7 @@ func parseCatalogue(name string) (*Fields, error) {
 // version, the oldest one when version is older than all, and the newest when
 // version is empty or not a version (an unknown Falco is most likely current).
 func Catalogue(falcoVersion string) *Fields {
+	catalogues := loadCatalogues()
 	v, ok := parseVersion(falcoVersion)
 	if !ok {
 		return catalogues[len(catalogues)-1]
@@ -112,7 +116,7 @@ func Catalogue(falcoVersion string) *Fields {
 }
 
 // Catalogues lists every shipped catalogue, oldest first.
-func Catalogues() []*Fields { return append([]*Fields(nil), catalogues...) }
+func Catalogues() []*Fields { return append([]*Fields(nil), loadCatalogues()...) }
 
 // Names returns the catalogue's field names, sorted.
 func (f *Fields) Names() []string { return append([]string(nil), f.sorted...) }

@@ -3,7 +3,6 @@ package reconcile
 import (
 	"bytes"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -21,8 +20,17 @@ type item struct {
 	name       string
 }
 
-// firstKey matches the first key of an item: `- rule: NAME`.
-var firstKey = regexp.MustCompile(`^-[ ]+(rule|macro|list):[ ]*(.*?)[ ]*$`)
+// firstKey reads the first key of an item, `- rule: NAME`, without a
+// regexp: this runs on every top-level line of every file in every pass.
+func firstKey(line []byte) (kind, name string, ok bool) {
+	rest := bytes.TrimLeft(line[1:], " ")
+	for _, k := range []string{"rule", "macro", "list"} {
+		if v, found := bytes.CutPrefix(rest, []byte(k+":")); found {
+			return k, string(bytes.Trim(v, " ")), true
+		}
+	}
+	return "", "", false
+}
 
 // cutItems splits a rules file into its top-level sequence items. It returns
 // an error when the file is not a block sequence at column 0 (the layout of
@@ -45,10 +53,7 @@ func cutItems(data []byte) ([]item, error) {
 				items[len(items)-1].end = off
 			}
 			it := item{start: off, line: lineNo}
-			if m := firstKey.FindSubmatch(line); m != nil {
-				it.kind = string(m[1])
-				it.name = string(m[2])
-			}
+			it.kind, it.name, _ = firstKey(line)
 			items = append(items, it)
 			sawContent = true
 		case len(line) == 0 || line[0] == ' ' || line[0] == '#':

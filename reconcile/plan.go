@@ -136,7 +136,11 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 		}
 		p.cur[f] = data
 	}
-	inputs := inputsHash(d, p.Strategy, p.FalcoVersion, all, p.cur)
+	hashes := map[string]string{}
+	for f, b := range p.cur {
+		hashes[f] = sum(b)
+	}
+	inputs := inputsHash(d, p.Strategy, p.FalcoVersion, all, hashes)
 	if inputs == st.Inputs {
 		p.next = st
 		return p, nil
@@ -169,17 +173,17 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 			return nil, err
 		}
 	}
-	after := map[string][]byte{}
-	for f, b := range p.cur {
-		after[f] = b
-	}
 	for _, fc := range p.Files {
-		after[fc.Path] = fc.New
-		if fc.Action == Delete {
-			delete(after, fc.Path)
+		switch fst := next.Files[fc.Path]; {
+		case fc.Action == Delete:
+			delete(hashes, fc.Path)
+		case fst != nil:
+			hashes[fc.Path] = fst.SHA256
+		default:
+			hashes[fc.Path] = sum(fc.New)
 		}
 	}
-	next.Inputs = inputsHash(d, p.Strategy, p.FalcoVersion, p.order, after)
+	next.Inputs = inputsHash(d, p.Strategy, p.FalcoVersion, p.order, hashes)
 	p.next = next
 	return p, nil
 }
@@ -201,7 +205,7 @@ func resolveStrategy(s policy.Strategy, version string) (policy.Strategy, error)
 }
 
 // inputsHash covers everything a pass's result depends on.
-func inputsHash(d policy.Desired, s policy.Strategy, version string, files []string, data map[string][]byte) string {
+func inputsHash(d policy.Desired, s policy.Strategy, version string, files []string, hashes map[string]string) string {
 	b, _ := json.Marshal(struct {
 		D policy.Desired
 		S policy.Strategy
@@ -210,7 +214,7 @@ func inputsHash(d policy.Desired, s policy.Strategy, version string, files []str
 	var sb strings.Builder
 	sb.Write(b)
 	for _, f := range files {
-		sb.WriteString("\x00" + f + "\x00" + sum(data[f]))
+		sb.WriteString("\x00" + f + "\x00" + hashes[f])
 	}
 	return sum([]byte(sb.String()))
 }

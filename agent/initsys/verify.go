@@ -1,0 +1,189 @@
+package initsys
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"time"
+)
+
+// checker is the verification every method shares: Falco's process is up and stays up, it loaded
+// the files written since the given time (metrics hashes, else its log, else the method's own
+// proof), and its /healthz answers where its web server is on.
+type checker struct {
+	o      Options
+	method Method
+	logs   logSource // nil when Falco's log cannot be read
+	pidOf  func(ctx context.Context) (int, error)
+	// unit, when set, reports the init system's view: ok to go on, proof that Falco started after
+	// since, or a fatal state (unit failed).
+	unit func(ctx context.Context, since time.Time) (ok, started bool, reason string, fatal bool)
+}
+
+func (c checker) verify(ctx context.Context, since time.Time) error {
+	conf, confErr := readFalcoConf(c.o.path(c.o.FalcoConfig))
+	if confErr != nil {
+		c.o.Logger.Warn("cannot read falco config; checking the process only", "err", confErr)
+	}
+	var st stability
+	for {
+		r := c.once(ctx, since, conf, confErr == nil, &st)
+		if r.ok {
+			if r.weak {
+				c.o.Logger.Warn("falco is up but nothing shows which rules it loaded: enable its metrics or give its log",
+					"method", c.method)
+			}
+			return nil
+		}
+		if r.fatal {
+			return c.fail(since, r.reason)
+		}
+		select {
+		case <-ctx.Done():
+			return c.fail(since, r.reason+" (gave up waiting)")
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// stability tracks how long the same pid has been up.
+type stability struct {
+	pid   int
+	since time.Time
+}
+
+type result struct {
+	ok, fatal, weak bool
+	reason          string
+}
+
+func (c checker) once(ctx context.Context, since time.Time, conf falcoConf, haveConf bool, st *stability) result {
+	now := time.Now()
+	started := false
+	if c.unit != nil {
+		ok, s, reason, fatal := c.unit(ctx, since)
+		if !ok {
+			return result{fatal: fatal, reason: reason}
+		}
+		started = s
+	}
+	// A load error in the log is final whether or not the process is still there (0.32.1 exits).
+	if c.logs != nil && !(haveConf && conf.metrics) {
+		if ls, err := c.logs.lines(ctx, since); err == nil {
+			if state, _ := loadSeen(ls, c.o.Settle, now); state == "failed" {
+				return result{fatal: true, reason: "falco logged an error loading the rules"}
+			}
+		}
+	}
+	pid, err := c.pidOf(ctx)
+	if err != nil {
+		return result{reason: err.Error()}
+	}
+	if pid != st.pid {
+		st.pid, st.since = pid, now
+	}
+	up := now.Sub(st.since) >= c.o.Settle
+	weak := false
+	switch {
+	case haveConf && conf.metrics:
+		if reason := c.metricsMatch(ctx, conf); reason != "" {
+			return result{reason: reason}
+		}
+	case c.logs != nil && c.logReadable(ctx, since):
+		ls, _ := c.logs.lines(ctx, since)
+		switch state, _ := loadSeen(ls, c.o.Settle, now); state {
+		case "failed":
+			return result{fatal: true, reason: "falco logged an error loading the rules"}
+		case "none":
+			return result{reason: "falco has not logged `Loading rules from file` since the files were written"}
+		case "loading":
+			return result{reason: "falco is still loading its rules"}
+		}
+	case started: // the init system started Falco after the write, and Falco loads its files at start
+	default:
+		weak = true
+	}
+	if !up {
+		return result{reason: fmt.Sprintf("falco (pid %d) has not stayed up for %s yet", pid, c.o.Settle)}
+	}
+	if haveConf && conf.webOn {
+		if err := healthz(ctx, conf.port); err != nil {
+			return result{reason: err.Error()}
+		}
+	}
+	return result{ok: true, weak: weak}
+}
+
+var hashLine = regexp.MustCompile(`falcosecurity_falco_sha256_rules_files_info\{[^}]*file_name="([^"]*)"[^}]*sha256="([0-9a-f]+)"`)
+
+// metricsMatch returns "" when Falco's metrics report the hash of every rules file on disk.
+func (c checker) metricsMatch(ctx context.Context, conf falcoConf) string {
+	want, err := ruleHashes(c.o, conf.rules)
+	if err != nil {
+		return "cannot hash the rules files: " + err.Error()
+	}
+	body, err := get(ctx, fmt.Sprintf("http://127.0.0.1:%d/metrics", conf.port))
+	if err != nil {
+		return "falco metrics: " + err.Error()
+	}
+	got := map[string]string{}
+	for _, m := range hashLine.FindAllStringSubmatch(body, -1) {
+		got[m[1]] = m[2]
+	}
+	for f, h := range want {
+		if got[f] != h {
+			return fmt.Sprintf("falco metrics report %s with sha256 %q, the file on disk has %s", f, got[f], h)
+		}
+	}
+	return ""
+}
+
+func healthz(ctx context.Context, port int) error {
+	if _, err := get(ctx, fmt.Sprintf("http://127.0.0.1:%d/healthz", port)); err != nil {
+		return fmt.Errorf("falco /healthz: %w", err)
+	}
+	return nil
+}
+
+func get(ctx context.Context, url string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return string(b), nil
+}
+
+func (c checker) fail(since time.Time, reason string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	e := &VerifyError{Method: c.method, Reason: reason}
+	if c.logs != nil {
+		e.LogSource = c.logs.describe()
+		// From a little before the write: the lines just before often say why.
+		e.Log = lastLines(ctx, c.logs, since.Add(-time.Minute), 20)
+	}
+	return e
+}
+
+// logReadable: an unreadable log (no journalctl, no permission) is no proof either way, so the
+// other proofs are used instead of waiting for a log that will never answer.
+func (c checker) logReadable(ctx context.Context, since time.Time) bool {
+	_, err := c.logs.lines(ctx, since)
+	return err == nil
+}

@@ -1,0 +1,40 @@
+package initsys
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// watchReloader is for a Falco that watches its own files (watch_config_files): writing them was
+// the reload. Reloading again would widen the window in which Falco sees nothing, so it only
+// verifies, and falls back to the init system when Falco did not pick the files up.
+type watchReloader struct {
+	o        Options
+	fallback Reloader // how Falco would be reloaded otherwise; its checks find Falco's process
+	check    checker
+}
+
+func (r *watchReloader) Method() Method { return MethodWatch }
+
+func (r *watchReloader) Reload(context.Context) error { return nil }
+
+func (r *watchReloader) Verify(ctx context.Context, since time.Time) error {
+	reloads.mark(since) // Falco restarted itself on the write: space any fallback reload from it
+	wctx, cancel := context.WithTimeout(ctx, r.o.WatchWait)
+	err := r.check.verify(wctx, since)
+	cancel()
+	if err == nil {
+		return nil
+	}
+	var ve *VerifyError
+	if !errors.As(err, &ve) || r.fallback.Method() == MethodNone {
+		return err
+	}
+	r.o.Logger.Warn("falco did not pick up its files by itself; reloading through the init system",
+		"fallback", r.fallback.Method(), "reason", ve.Reason)
+	if err := r.fallback.Reload(ctx); err != nil {
+		return errors.Join(err, ve)
+	}
+	return r.fallback.Verify(ctx, since)
+}
