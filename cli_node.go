@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/rulekeeper/rulekeeper/agent"
+	"github.com/rulekeeper/rulekeeper/agent/initsys"
 	"github.com/rulekeeper/rulekeeper/policy"
 	"github.com/rulekeeper/rulekeeper/reconcile"
 )
@@ -26,7 +27,7 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	if nf.json {
-		writeJSON(stdout, planJSON(out.Plan, nil))
+		writeJSON(stdout, planJSON(out.Plan, nil, nil))
 	} else {
 		printPlan(stdout, stderr, out.Plan, falco)
 	}
@@ -41,20 +42,37 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	var nf nodeFlags
 	nf.register(fs)
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when nothing changed, 2 when files changed, 1 on error (for image builds)")
+	reload := fs.Bool("reload", true, "after changing files, reload Falco through the init system found (and roll back if it does not come back)")
+	method := fs.String("reload-method", "", "force a reload method: watch, systemd, sysv, signal or none (default: detect)")
 	if _, ok := parse(fs, args, stderr); !ok {
 		return exitError
 	}
 	in, falco := nf.input(true)
+	if *reload {
+		r, why, err := initsys.Detect(context.Background(), initsys.Options{Root: nf.root, Method: initsys.Method(*method)})
+		if err != nil {
+			fmt.Fprintln(stderr, "Error:", err)
+			return exitError
+		}
+		if r.Method() == initsys.MethodNone {
+			fmt.Fprintln(stderr, "Note: Falco will not be reloaded:", why)
+		} else {
+			in.Reloader = r
+		}
+	}
 	out, err := agent.Converge(context.Background(), in)
 	if code, done := failed(out, err, nf.json, stdout, stderr); done {
 		return code
 	}
 	if nf.json {
-		writeJSON(stdout, planJSON(out.Plan, out.Result))
+		writeJSON(stdout, planJSON(out.Plan, out.Result, out.Reload))
 	} else {
 		printPlan(stdout, stderr, out.Plan, falco)
 		if !out.Plan.Empty() {
 			fmt.Fprintf(stdout, "Applied: %d file(s) changed.\n", len(out.Plan.Files))
+		}
+		if out.Reload != nil && out.Reload.Verified {
+			fmt.Fprintf(stdout, "Falco reloaded (%s) and running with the new files.\n", out.Reload.Method)
 		}
 	}
 	if *detailed && !out.Plan.Empty() {
@@ -112,7 +130,7 @@ type filePlan struct {
 	Diff string `json:"diff"`
 }
 
-func planJSON(p *reconcile.Plan, res *reconcile.Result) any {
+func planJSON(p *reconcile.Plan, res *reconcile.Result, rl *agent.Reload) any {
 	files := []filePlan{}
 	for _, fc := range p.Files {
 		files = append(files, filePlan{fc, fc.Diff()})
@@ -124,6 +142,7 @@ func planJSON(p *reconcile.Plan, res *reconcile.Result) any {
 		"files":         files,
 		"notes":         p.Notes,
 		"applied":       res,
+		"reload":        rl,
 	}
 }
 

@@ -66,7 +66,7 @@ func TestPlanJSON(t *testing.T) {
 		Changes bool
 		Files   []struct {
 			Path, Action, Diff string
-			Changes          []struct{ Rule, Field, Old, New, Reason string }
+			Changes            []struct{ Rule, Field, Old, New, Reason string }
 		}
 	}
 	if err := json.Unmarshal([]byte(out), &p); err != nil {

@@ -6,9 +6,11 @@ package agent
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/rulekeeper/rulekeeper/agent/initsys"
 	"github.com/rulekeeper/rulekeeper/policy"
 	"github.com/rulekeeper/rulekeeper/reconcile"
 )
@@ -20,6 +22,8 @@ type Input struct {
 	Reconcile reconcile.Options
 	// Apply false only plans: the same computation, nothing written.
 	Apply bool
+	// Reloader makes Falco load written files; nil leaves Falco alone.
+	Reloader initsys.Reloader
 }
 
 // Outcome is what a pass found and did.
@@ -28,6 +32,7 @@ type Outcome struct {
 	Files  map[string]*hcl.File // the policy's sources, to render Diags
 	Plan   *reconcile.Plan
 	Result *reconcile.Result // nil when only planned
+	Reload *Reload           // nil when no file changed or nothing reloads Falco
 }
 
 // ErrInvalidPolicy is returned when the policy has errors: nothing is
@@ -65,12 +70,17 @@ func Converge(ctx context.Context, in Input) (*Outcome, error) {
 	if !in.Apply {
 		return out, nil
 	}
+	written := time.Now()
 	res, err := reconcile.Apply(plan)
 	if err != nil {
 		return out, err
 	}
 	out.Result = res
-	return out, nil
+	if in.Reloader == nil || plan.Empty() {
+		return out, nil
+	}
+	out.Reload, err = reload(ctx, in.Reloader, plan, written)
+	return out, err
 }
 
 func stateDir(o reconcile.Options) string {

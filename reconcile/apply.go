@@ -58,15 +58,21 @@ func Apply(p *Plan) (*Result, error) {
 		return res, nil // converged and already recorded: write nothing at all
 	}
 	if err := next.save(p.opts.stateDir()); err != nil {
-		return nil, errors.Join(fmt.Errorf("saving state: %w", err), p.undo(done))
+		return nil, errors.Join(fmt.Errorf("saving state: %w", writeHint(err)), p.undo(done))
 	}
 	return res, nil
 }
 
-// Rollback puts back the files as they were before Apply (the plan's old
-// contents), for a Falco that did not come back with the new ones.
+// Rollback puts back the files and the state as they were before Apply, for
+// a Falco that did not come back with the new files, and marks the change
+// refused so that later passes do not make it again.
 func Rollback(p *Plan) error {
-	return p.undo(p.Files)
+	if err := p.undo(p.Files); err != nil {
+		return err
+	}
+	prev := *p.prev
+	prev.Refused = p.next.Inputs
+	return prev.save(p.opts.stateDir())
 }
 
 func (p *Plan) undo(done []*FileChange) error {

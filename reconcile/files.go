@@ -31,7 +31,7 @@ func rulesList(root, config string) ([]string, error) {
 		return defaultRulesFiles, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", config, err)
+		return nil, fmt.Errorf("%s: %w", config, readHint(err))
 	}
 	var c struct {
 		RulesFile  []string `yaml:"rules_file"`
@@ -64,14 +64,14 @@ func expand(root string, entries []string) (files, missing []string, err error) 
 			missing = append(missing, e)
 			continue
 		case err != nil:
-			return nil, nil, fmt.Errorf("%s: %w", e, err)
+			return nil, nil, fmt.Errorf("%s: %w", e, readHint(err))
 		case !fi.IsDir():
 			files = append(files, e)
 			continue
 		}
 		des, err := os.ReadDir(hostPath(root, e))
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", e, err)
+			return nil, nil, fmt.Errorf("%s: %w", e, readHint(err))
 		}
 		for _, de := range des {
 			if de.Type().IsRegular() || de.Type()&fs.ModeSymlink != 0 {

@@ -70,11 +70,21 @@ func findRules(rules []policy.Rule, files map[string]*rulesFile, order, missing 
 		}
 	}
 	var errs []string
+	var empty []string
+	for _, p := range order {
+		if len(files[p].items) == 0 {
+			empty = append(empty, p)
+		}
+	}
 	for _, r := range rules {
 		if _, ok := found[r.Name]; !ok {
 			searched := strings.Join(order, ", ")
 			if len(missing) > 0 {
 				searched += " (not present: " + strings.Join(missing, ", ") + ")"
+			}
+			if len(empty) > 0 {
+				// An empty vendor file is a package install cut short.
+				searched += " (empty or only comments: " + strings.Join(empty, ", ") + ")"
 			}
 			errs = append(errs, fmt.Sprintf("%s: rule %q is not defined in any rules file Falco loads; searched %s. Check the rule's name (it must match `- rule:` exactly) or the falco block's rules_files", r.Pos, r.Name, searched))
 		}
@@ -94,7 +104,7 @@ func (rf *rulesFile) amends(i int) (bool, error) {
 	}
 	m, err := parseItem(text)
 	if err != nil {
-		return false, fmt.Errorf("%s:%d: %w", rf.path, it.line, err)
+		return false, itemError(rf.path, it, err)
 	}
 	if v := mapValue(m, "append"); v != nil && v.Value == "true" {
 		return true, nil

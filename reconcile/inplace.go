@@ -86,7 +86,7 @@ func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileS
 		it := rf.items[i]
 		m, err := parseItem(rf.data[it.start:it.end])
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", rf.path, it.line, err)
+			return nil, itemError(rf.path, it, err)
 		}
 		parsed[i] = m
 		return m, nil
@@ -163,13 +163,17 @@ func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileS
 					if f.cur != f.Written {
 						drifted = append(drifted, f.Field)
 					}
+				} else if f.at && f.item == i && f.Absent {
+					// The line rulekeeper inserted was removed: the item is the
+					// vendor's already, but it drifted from what was written.
+					drifted = append(drifted, f.Field)
 				}
 			}
 		}
 		vendor, _ := splice(text, restore)
 		next, vspans, nspans, want, values, err := desiredItem(vendor, rules[i])
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s:%d: rule %q: %w", rf.path, it.line, it.name, err)
+			return nil, nil, itemError(rf.path, it, err)
 		}
 		if err := checkItem(vendor, vspans, next, nspans, want); err != nil {
 			return nil, nil, fmt.Errorf("%s:%d: rule %q: refusing to write: %w", rf.path, it.line, it.name, err)

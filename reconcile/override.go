@@ -108,7 +108,10 @@ func overrideEntry(vendor string, r policy.Rule) (string, error) {
 	var b, over strings.Builder
 	b.WriteString("- rule: " + oneLine(r.Name) + "\n")
 	put := func(k, v string) {
-		b.WriteString("  " + k + ": " + oneLine(v) + "\n")
+		if k != "enabled" { // enabled is a YAML bool: quoted, it would be a string
+			v = oneLine(v)
+		}
+		b.WriteString("  " + k + ": " + v + "\n")
 		over.WriteString("    " + k + ": replace\n")
 	}
 	if r.Output != nil {

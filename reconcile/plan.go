@@ -65,6 +65,7 @@ type Plan struct {
 	Notes        []string        `json:"notes,omitempty"`
 
 	opts  Options
+	prev  *State // the state before the plan, for Rollback
 	next  *State
 	order []string          // every rules file Falco loads, in order, after the plan
 	cur   map[string][]byte // their current contents
@@ -184,9 +185,17 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 		}
 	}
 	next.Inputs = inputsHash(d, p.Strategy, p.FalcoVersion, p.order, hashes)
+	if st.Refused != "" && next.Inputs == st.Refused {
+		return nil, ErrRefused
+	}
+	p.prev = st
 	p.next = next
 	return p, nil
 }
+
+// ErrRefused is returned for a change that was rolled back because Falco
+// did not come back with it: trying it again would take Falco down again.
+var ErrRefused = errors.New("this exact change was rolled back before because Falco did not come back with it: fix the policy (or Falco) to try again")
 
 // resolveStrategy picks override where Falco has `override:` (0.37.0+) and
 // the strategy is auto. On older Falco auto edits in place: redefining the

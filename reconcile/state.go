@@ -23,6 +23,9 @@ type State struct {
 	// the last converged pass; when nothing differs, a pass has nothing to do.
 	Inputs string                `json:"inputs"`
 	Files  map[string]*FileState `json:"files"`
+	// Refused is the Inputs of a change that was rolled back: the same
+	// change is not tried again.
+	Refused string `json:"refused,omitempty"`
 	// Applied records the last pass that changed files.
 	Applied *Applied `json:"applied,omitempty"`
 }

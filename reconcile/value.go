@@ -3,6 +3,8 @@ package reconcile
 import (
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -37,9 +39,52 @@ func mapValue(m *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-// yamlError strips the library's prefix; callers add the file name.
+// yamlError strips the library's prefix; callers add the file name. The
+// library counts lines from 0 for parser errors (from 1 for scanner errors)
+// and leaves the line out when it is 0: the message gets a 1-based line.
 func yamlError(err error) error {
-	return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if strings.HasPrefix(msg, "unmarshal errors") {
+		return errors.New(msg)
+	}
+	line := 0
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = msg[len(m[0]):]
+	}
+	if line == 0 || isParserProblem(msg) {
+		line++
+	}
+	return fmt.Errorf("line %d: %s", line, msg)
+}
+
+// isParserProblem recognises the problems go.yaml.in/yaml/v3's parser (not
+// its scanner) reports.
+func isParserProblem(msg string) bool {
+	for _, p := range []string{"did not find expected key", "did not find expected node content",
+		"did not find expected ',' or", "did not find expected '-' indicator", "did not find expected <",
+		"found undefined tag handle", "found duplicate %", "found incompatible YAML document"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+var yamlLine = regexp.MustCompile(`^line (\d+): `)
+
+// itemError speaks of a file's line where err, from parsing one cut item,
+// counts lines from the item's first line.
+func itemError(file string, it item, err error) error {
+	msg, line := err.Error(), it.line
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		line, msg = it.line+n-1, msg[len(m[0]):]
+	}
+	if it.kind != "" {
+		return fmt.Errorf("%s:%d: %s %q: %s", file, line, it.kind, it.name, msg)
+	}
+	return fmt.Errorf("%s:%d: %s", file, line, msg)
 }
 
 // region is the byte range of one key's value inside an item, as it stands in

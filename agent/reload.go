@@ -1,0 +1,54 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rulekeeper/rulekeeper/agent/initsys"
+	"github.com/rulekeeper/rulekeeper/reconcile"
+)
+
+// Reload says what happened to Falco after a pass wrote files.
+type Reload struct {
+	Method     initsys.Method `json:"method"`
+	Verified   bool           `json:"verified"`
+	RolledBack bool           `json:"rolled_back,omitempty"`
+	Error      string         `json:"error,omitempty"`
+}
+
+// ErrRolledBack means Falco did not come back with the new files: they were
+// put back, Falco reloaded with them, and the change is refused from now on.
+var ErrRolledBack = errors.New("Falco did not come back with the new rules files: the previous files were put back")
+
+// reload makes Falco load what the pass wrote and checks it did; if not, it
+// puts back the previous files, reloads again and verifies again.
+func reload(ctx context.Context, r initsys.Reloader, plan *reconcile.Plan, written time.Time) (*Reload, error) {
+	out := &Reload{Method: r.Method()}
+	err := reloadVerify(ctx, r, written)
+	if err == nil {
+		out.Verified = true
+		return out, nil
+	}
+	out.Error = err.Error()
+	if rbErr := reconcile.Rollback(plan); rbErr != nil {
+		return out, fmt.Errorf("%w; putting the previous files back failed too: %v", err, rbErr)
+	}
+	out.RolledBack = true
+	back := time.Now()
+	if err2 := reloadVerify(ctx, r, back); err2 != nil {
+		return out, errors.Join(ErrRolledBack, err, fmt.Errorf("and Falco is not healthy with the previous files either: %w", err2))
+	}
+	return out, errors.Join(ErrRolledBack, err)
+}
+
+func reloadVerify(ctx context.Context, r initsys.Reloader, since time.Time) error {
+	if err := r.Reload(ctx); err != nil {
+		return fmt.Errorf("reloading Falco (%s): %w", r.Method(), err)
+	}
+	if err := r.Verify(ctx, since); err != nil {
+		return fmt.Errorf("Falco (%s): %w", r.Method(), err)
+	}
+	return nil
+}

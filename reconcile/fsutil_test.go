@@ -1,0 +1,90 @@
+package reconcile
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func inode(t testing.TB, p string) uint64 {
+	t.Helper()
+	fi, err := os.Lstat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Ino
+}
+
+// snapshot records every entry under root: type, mode, owner, link target
+// and content, so that "nothing changed" can be checked whole.
+func snapshot(t testing.TB, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		desc := fmt.Sprintf("%v %d:%d", fi.Mode(), st.Uid, st.Gid)
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			l, _ := os.Readlink(p)
+			desc += " -> " + l
+		case fi.Mode().IsRegular():
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			desc += fmt.Sprintf(" ino=%d %s", st.Ino, sum(b))
+		}
+		rel, _ := filepath.Rel(root, p)
+		out[rel] = desc
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// sameTree fails the test with every difference between two snapshots.
+func sameTree(t testing.TB, before, after map[string]string) {
+	t.Helper()
+	var diffs []string
+	for p, b := range before {
+		if a, ok := after[p]; !ok {
+			diffs = append(diffs, "removed "+p)
+		} else if a != b {
+			diffs = append(diffs, fmt.Sprintf("changed %s: %s -> %s", p, b, a))
+		}
+	}
+	for p := range after {
+		if _, ok := before[p]; !ok {
+			diffs = append(diffs, "added "+p)
+		}
+	}
+	sort.Strings(diffs)
+	if len(diffs) > 0 {
+		t.Fatalf("files changed:\n%s", strings.Join(diffs, "\n"))
+	}
+}
+
+// noTemps fails when a temporary file of rulekeeper's is left under root.
+func noTemps(t testing.TB, root string) {
+	t.Helper()
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.Contains(d.Name(), ".rulekeeper-") {
+			t.Errorf("temporary file left: %s", p)
+		}
+		return nil
+	})
+}

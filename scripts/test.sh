@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The project's test command (README.md, "Tests"): installs what the tests
+# need, checks formatting and vet, runs every test on the host, then boots a
+# real systemd container and a SysV one and runs the init-system tests there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+
+# git: test repositories, git daemon, git http-backend; openssh-server: sshd
+# for the SSH source tests; diffutils: diff(1) in the surgical-edit tests;
+# systemd: journald for the journal logging test; util-linux, procps: the lab.
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  git openssh-server diffutils systemd util-linux procps ca-certificates >/dev/null
+
+go mod download
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change: $unformatted" >&2
+  exit 1
+fi
+go vet ./...
+
+# Everything that runs on the host. The TestLab* tests need the containers
+# below and fail loudly outside them.
+go test -count=1 -skip '^TestLab' ./...
+
+# A real systemd booted with systemd-nspawn, and a SysV machine (Debian's
+# real `service`) as a one-shot container on the same root.
+bash packaging/lab/systemd-lab.sh up
+trap 'bash packaging/lab/systemd-lab.sh down' EXIT
+GOTMPDIR=$(bash packaging/lab/systemd-lab.sh env)
+export GOTMPDIR
+go test -count=1 -exec "$PWD/packaging/lab/systemd-lab.sh exec" -run '^TestLab' -skip '^TestLabSysV' ./agent/initsys/
+go test -count=1 -exec "$PWD/packaging/lab/systemd-lab.sh sysv" -run '^TestLabSysV' ./agent/initsys/
