@@ -120,8 +120,8 @@ func TestBadInput(t *testing.T) {
 			wantErr: []string{"/etc/falco/falco.yaml: line 2: did not find expected node content"},
 		},
 		{
-			name: "unknown strategy",
-			d:    func() policy.Desired { return exam("sideways") },
+			name:    "unknown strategy",
+			d:       func() policy.Desired { return exam("sideways") },
 			wantErr: []string{`unknown strategy "sideways"`},
 		},
 	} {
