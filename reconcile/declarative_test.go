@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,5 +163,27 @@ func TestApplyTwiceWritesNothing(t *testing.T) {
 	}
 	if inode(t, files[0]) != ino {
 		t.Error("the rules file was replaced on the second apply")
+	}
+}
+
+// The plan of the exam policy, as `plan` prints it and as data.
+func TestExamPlanGolden(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		root func(testing.TB) string
+	}{
+		{"exam-0.32.1", node032},
+		{"exam-0.44.1", node044},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := mustPlan(t, exam(policy.InPlace), opts(tc.root(t)))
+			golden(t, tc.name+"/plan.diff", p.Diff())
+			golden(t, tc.name+"/plan.summary", p.Summary())
+			js, err := json.MarshalIndent(p, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, tc.name+"/plan.json", string(js)+"\n")
+		})
 	}
 }

@@ -4,12 +4,23 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
 	"testing"
 )
+
+// TestMain fails the run, rather than letting diff-based checks pass on no
+// output, when diff(1) is missing.
+func TestMain(m *testing.M) {
+	if _, err := exec.LookPath("diff"); err != nil {
+		fmt.Fprintln(os.Stderr, "the reconcile tests compare files with diff(1): install the Debian package diffutils")
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
 
 func inode(t testing.TB, p string) uint64 {
 	t.Helper()

@@ -264,10 +264,10 @@ func desiredItem(vendor string, r policy.Rule) (next string, vspans, nspans [][2
 		})
 	}
 	if err == nil && r.Priority != nil {
-		err = add("priority", simpleValue(vendor, *r.Priority, true))
+		err = add("priority", simpleValue(vendor, *r.Priority, true, false))
 	}
 	if err == nil && r.Enabled != nil {
-		err = add("enabled", simpleValue(vendor, fmt.Sprint(*r.Enabled), false))
+		err = add("enabled", simpleValue(vendor, fmt.Sprint(*r.Enabled), false, true))
 	}
 	if err != nil {
 		return "", nil, nil, nil, nil, err
@@ -279,7 +279,9 @@ func desiredItem(vendor string, r policy.Rule) (next string, vspans, nspans [][2
 
 // simpleValue renders a one-word value, keeping the vendor's spelling when
 // it already means the same (Falco reads priorities case-insensitively).
-func simpleValue(vendor, v string, foldCase bool) func(region) (string, string, error) {
+// A bare value (a YAML bool) is written unquoted whatever the vendor's style:
+// quoted, it would read as a string.
+func simpleValue(vendor, v string, foldCase, bare bool) func(region) (string, string, error) {
 	return func(reg region) (string, string, error) {
 		if reg.absent {
 			return v, v, nil
@@ -287,6 +289,9 @@ func simpleValue(vendor, v string, foldCase bool) func(region) (string, string, 
 		cur := reg.node.Value
 		if cur == v || (foldCase && strings.EqualFold(cur, v)) {
 			return vendor[reg.start:reg.end], cur, nil
+		}
+		if bare {
+			return v, v, nil
 		}
 		s := readScalar(vendor[reg.start:reg.end], reg.node)
 		s.lines = []string{v}

@@ -72,6 +72,9 @@ func checkItem(vendor string, vspans [][2]int, next string, nspans [][2]int, wan
 		if !ok || strings.TrimSpace(fmt.Sprint(got)) != strings.TrimSpace(v) {
 			return fmt.Errorf("after the edit %s reads %q, not %q", k, fmt.Sprint(got), v)
 		}
+		if _, isBool := got.(bool); k == "enabled" && !isBool {
+			return fmt.Errorf("after the edit enabled reads %#v, not a bool", got)
+		}
 	}
 	for k, v := range before[0] {
 		if _, edited := want[k]; edited {
