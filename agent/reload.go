@@ -43,12 +43,15 @@ func reload(ctx context.Context, r initsys.Reloader, plan *reconcile.Plan, writt
 	return out, errors.Join(ErrRolledBack, err)
 }
 
+// VerifyTimeout bounds one reload and its verification: a Falco that is
+// not healthy by then did not come back.
+var VerifyTimeout = 60 * time.Second
+
 func reloadVerify(ctx context.Context, r initsys.Reloader, since time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, VerifyTimeout)
+	defer cancel()
 	if err := r.Reload(ctx); err != nil {
 		return fmt.Errorf("reloading Falco (%s): %w", r.Method(), err)
 	}
-	if err := r.Verify(ctx, since); err != nil {
-		return fmt.Errorf("Falco (%s): %w", r.Method(), err)
-	}
-	return nil
+	return r.Verify(ctx, since) // its error names the method and quotes Falco's log
 }

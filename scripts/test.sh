@@ -33,3 +33,5 @@ GOTMPDIR=$(bash packaging/lab/systemd-lab.sh env)
 export GOTMPDIR
 go test -count=1 -exec "$PWD/packaging/lab/systemd-lab.sh exec" -run '^TestLab' -skip '^TestLabSysV' ./agent/initsys/
 go test -count=1 -exec "$PWD/packaging/lab/systemd-lab.sh sysv" -run '^TestLabSysV' ./agent/initsys/
+# rulekeeper apply against Falco under the real systemd: reload, verify, roll back.
+go test -count=1 -exec "$PWD/packaging/lab/systemd-lab.sh exec" -run '^TestLab' ./agent/

@@ -166,10 +166,12 @@ down() {
 	log "down"
 }
 
-# The stand-in Falco is built on the host, where Go is, into the bound GOTMPDIR.
+# The stand-in Falco and rulekeeper itself are built on the host, where Go
+# is, into the bound GOTMPDIR; the container has no Go.
 build_standin() {
-	(cd "$REPO" && mkdir -p "$GOTMP/bin" && CGO_ENABLED=0 go build -o "$STANDIN" ./internal/falcostandin) ||
-		die "building the stand-in Falco failed"
+	(cd "$REPO" && mkdir -p "$GOTMP/bin" && CGO_ENABLED=0 go build -o "$STANDIN" ./internal/falcostandin &&
+		CGO_ENABLED=0 go build -o "$GOTMP/bin/rulekeeper" .) ||
+		die "building the stand-in Falco or rulekeeper failed"
 }
 
 check_bound() {
@@ -186,7 +188,7 @@ run_exec() {
 	l=$(leader_pid) || die "the lab is not up: run '$0 up' first"
 	build_standin
 	exec nsenter -t "$l" -a --wd="$PWD" /usr/bin/env RULEKEEPER_LAB=systemd \
-		RULEKEEPER_FALCO_STANDIN="$STANDIN" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
+		RULEKEEPER_FALCO_STANDIN="$STANDIN" RULEKEEPER_BIN="$GOTMP/bin/rulekeeper" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
 }
 
 run_sysv() {
@@ -198,7 +200,7 @@ run_sysv() {
 	# throw-away overlay.
 	SYSTEMD_NSPAWN_LOCK=0 exec systemd-nspawn -q -D "$ROOT" --volatile=overlay --register=no --keep-unit --as-pid2 \
 		--bind="$REPO:$REPO" --bind="$GOTMP:$GOTMP" --chdir="$PWD" \
-		--setenv=RULEKEEPER_LAB=sysv --setenv=RULEKEEPER_FALCO_STANDIN="$STANDIN" "$@"
+		--setenv=RULEKEEPER_LAB=sysv --setenv=RULEKEEPER_FALCO_STANDIN="$STANDIN" --setenv=RULEKEEPER_BIN="$GOTMP/bin/rulekeeper" "$@"
 }
 
 cmd=${1:-}
