@@ -27,9 +27,11 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"validate": {runValidate, "validate [DIR]     check a policy (no node needed); --json"},
+	"validate": {runValidate, "validate [DIR]     check a policy (no node needed), or --config FILE the agent's; --json"},
 	"plan":     {runPlan, "plan --policy DIR  show the diff a pass would make; exit 0 none, 2 changes, 1 error"},
 	"apply":    {runApply, "apply --policy DIR edit the rule files as the policy says"},
+	"run":      {runDaemon, "run --config FILE  the node daemon: keep the rule files converged, catch drift"},
+	"status":   {runStatus, "status             what the state directory says: commit, managed values, last drift or error"},
 	"version":  {runVersion, "version            print the version"},
 }
 
@@ -52,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: rulekeeper COMMAND [flags]\n\ncommands:")
-	for _, name := range []string{"validate", "plan", "apply", "version"} {
+	for _, name := range []string{"validate", "plan", "apply", "run", "status", "version"} {
 		fmt.Fprintln(w, "  "+commands[name].usage)
 	}
 	fmt.Fprintln(w, "\nrulekeeper COMMAND -h lists a command's flags.")

@@ -1,0 +1,143 @@
+package agent
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "agent.hcl")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConfigMinimalDefaults(t *testing.T) {
+	p := writeConfig(t, `source { url = "https://git.example.com/sec/falco-policy.git" }`+"\n")
+	l := LoadConfig(p)
+	if l.Config == nil {
+		t.Fatalf("diags: %v", l.Diags)
+	}
+	c := l.Config
+	if c.Source.URL != "https://git.example.com/sec/falco-policy.git" || c.Interval != 30*time.Second ||
+		c.Drift.Mode != DriftRestore || c.StateDir != "/var/lib/rulekeeper" || c.Metrics.Listen != "" ||
+		c.Falco.Binary != "falco" || c.Log.Format != "text" {
+		t.Fatalf("defaults: %+v %+v", c, c.Source)
+	}
+}
+
+func TestConfigFull(t *testing.T) {
+	p := writeConfig(t, `
+source {
+  url              = "repo"
+  tag              = "v3"
+  path             = "fleet"
+  interval         = "1m"
+  splay            = "10s"
+  username         = "git"
+  password_file    = "token"
+  verify { keyring = "/etc/rulekeeper/trusted.asc" }
+}
+drift   { mode = "alert" }
+metrics { listen = "127.0.0.1:9464" }
+state_dir = "/var/lib/rk"
+node {
+  hostname = "web-1"
+  labels   = { env = "prod", team = "sec" }
+}
+falco { binary = "none" }
+alert {
+  webhook_url = "http://127.0.0.1:2801/"
+  tags        = ["fleet"]
+}
+log { format = "json" }
+`)
+	l := LoadConfig(p)
+	if l.Config == nil {
+		t.Fatalf("diags: %v", l.Diags)
+	}
+	c, dir := l.Config, filepath.Dir(p)
+	if c.Source.URL != filepath.Join(dir, "repo") || c.Source.PasswordFile != filepath.Join(dir, "token") ||
+		c.Source.Tag != "v3" || c.Interval != time.Minute || c.Splay != 10*time.Second ||
+		c.Drift.Mode != DriftAlert || c.Metrics.Listen != "127.0.0.1:9464" || c.StateDir != "/var/lib/rk" ||
+		c.Node.Labels["env"] != "prod" || c.Alert.Tags[0] != "fleet" || c.Log.Format != "json" ||
+		c.Source.Keyring != "/etc/rulekeeper/trusted.asc" {
+		t.Fatalf("decoded: %+v %+v", c, c.Source)
+	}
+}
+
+// Every bad value is an error at its place in the file, all in one go.
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		want       []string // "line:col summary"
+	}{
+		{"no source", "drift { mode = \"restore\" }\n", []string{"1:1 No policy source"}},
+		{"bad values", `source {
+  url      = "https://git.example.com/p.git"
+  branch   = "main"
+  tag      = "v3"
+  interval = "30 seconds"
+}
+drift   { mode = "fix" }
+metrics { listen = "9464" }
+state_dir = "var/lib/rulekeeper"
+`, []string{"4:3 More than one ref", "5:14 Invalid duration for interval", "7:18 Invalid value for mode",
+			"8:20 Invalid listen address", "9:13 Relative state_dir"}},
+		{"unknown and misspelled", `source {
+  url = "https://git.example.com/p.git"
+  intervall = "1s"
+}
+drfit { mode = "alert" }
+`, []string{"3:3 Unsupported argument", "5:1 Unsupported block type"}},
+		{"credentials half given", `source {
+  url = "https://git.example.com/p.git"
+  username = "git"
+}
+`, []string{"3:3 Incomplete HTTP credentials"}},
+		{"short commit and bad webhook", `source {
+  url    = "https://git.example.com/p.git"
+  commit = "abc123"
+}
+alert { webhook_url = "ftp://x" }
+`, []string{"3:12 Invalid commit", "5:23 Invalid alert setting"}},
+		{"both sources", `policy_dir = "p"
+source { url = "https://git.example.com/p.git" }
+`, []string{"1:1 Both source and policy_dir"}},
+		{"wrong type", `policy_dir = "p"
+node { labels = ["a"] }
+`, []string{"2:17 Invalid value for labels"}},
+		{"syntax", "source {\n  url = \n}\n", []string{"2:9 Invalid expression"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := LoadConfig(writeConfig(t, tc.body))
+			if l.Config != nil {
+				t.Fatal("a bad config gave a Config")
+			}
+			var got []string
+			for _, d := range l.Diags {
+				at := "-"
+				if d.Subject != nil {
+					at = fmt.Sprintf("%d:%d", d.Subject.Start.Line, d.Subject.Start.Column)
+				}
+				got = append(got, at+" "+d.Summary)
+			}
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Fatalf("diagnostics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestConfigMissingFile(t *testing.T) {
+	l := LoadConfig(filepath.Join(t.TempDir(), "nope.hcl"))
+	if l.Config != nil || !l.Diags.HasErrors() || !strings.Contains(l.Diags[0].Detail, "--config") {
+		t.Fatalf("diags: %v", l.Diags)
+	}
+}

@@ -1,0 +1,223 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sys/unix"
+
+	"github.com/rulekeeper/rulekeeper/agent/alert"
+	"github.com/rulekeeper/rulekeeper/agent/initsys"
+	"github.com/rulekeeper/rulekeeper/agent/source"
+	"github.com/rulekeeper/rulekeeper/agent/watch"
+	"github.com/rulekeeper/rulekeeper/policy"
+)
+
+// DaemonOptions are the daemon's settings that do not come from its config file.
+type DaemonOptions struct {
+	Root     string               // sandbox root: every node path, the state directory's too, under it
+	Log      *slog.Logger         // nil: discard
+	Registry *prometheus.Registry // nil: a fresh one
+}
+
+// Daemon keeps the node converged: every trigger (the poll timer, a new
+// commit, a change in Falco's rule files, SIGHUP through Trigger) runs the
+// same pass, one at a time.
+type Daemon struct {
+	// Reloader, when set, makes Falco load the files a pass wrote (and the
+	// pass rolls back when Falco does not come back). Set it before Run.
+	Reloader initsys.Reloader
+	// ReloadMethod names the Reloader's method for `rulekeeper status`.
+	ReloadMethod string
+
+	cfg      *Config
+	root     string
+	stateDir string // host path
+	log      *slog.Logger
+	alerts   *alert.Alerter
+	src      *source.Source // nil with a local policy folder
+	node     policy.Node
+	falco    Falco
+	watcher  *watch.Watcher
+	lock     *os.File
+
+	// kick holds at most one pending trigger: triggers during a pass
+	// coalesce into exactly one more pass.
+	kick   chan struct{}
+	passes atomic.Int64
+	// beforePass, in tests, runs at the start of every pass.
+	beforePass func()
+
+	loop loopState // touched by the loop goroutine only
+}
+
+// NewDaemon prepares a daemon: it takes the state directory's daemon lock
+// (one daemon per node), checks the source settings and starts watching.
+// Nothing is fetched or written before Run.
+func NewDaemon(cfg *Config, o DaemonOptions) (*Daemon, error) {
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &Daemon{cfg: cfg, root: o.Root, log: log, kick: make(chan struct{}, 1)}
+	d.stateDir = hostPath(o.Root, cfg.StateDir)
+	if err := os.MkdirAll(d.stateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory %s: %w", cfg.StateDir, err)
+	}
+	lock, err := lockDaemon(d.stateDir)
+	if err != nil {
+		return nil, err
+	}
+	d.lock = lock
+	fail := func(err error) (*Daemon, error) { lock.Close(); return nil, err }
+
+	if cfg.Source != nil {
+		s := cfg.Source
+		d.src, err = source.New(source.Config{
+			URL: s.URL, Branch: s.Branch, Tag: s.Tag, Commit: s.Commit, Path: s.Path,
+			Auth:          source.Auth{Username: s.Username, PasswordFile: s.PasswordFile, SSHKeyFile: s.SSHKeyFile, KnownHostsFile: s.KnownHostsFile},
+			VerifyKeyring: s.Keyring, Dir: filepath.Join(d.stateDir, "source"), Timeout: s.Timeout,
+		}, log)
+		if err != nil {
+			return fail(fmt.Errorf("%s: source: %w", cfg.File, err))
+		}
+	}
+	host, _ := os.Hostname()
+	if cfg.Node.Hostname != "" {
+		host = cfg.Node.Hostname
+	}
+	d.alerts = alert.New(alert.Config{
+		WebhookURL: cfg.Alert.WebhookURL, WebhookHeaders: cfg.Alert.WebhookHeaders,
+		WebhookRetries: cfg.Alert.WebhookRetries, WebhookTimeout: cfg.Alert.WebhookTimeout,
+		Hostname: host, Tags: cfg.Alert.Tags, Metrics: cfg.Metrics.Listen != "", HealthMaxAge: cfg.Metrics.HealthMaxAge,
+	}, log, o.Registry)
+	d.falco = FindFalco(cfg.Falco.Binary)
+	d.node = Facts(o.Root, cfg.Node.Hostname, cfg.Node.Labels, d.falco.Version)
+	if d.watcher, err = watch.New(nil, cfg.Drift.Quiet, log); err != nil {
+		return fail(err)
+	}
+	if d.loop.seen, err = loadSeen(filepath.Join(d.stateDir, "seen")); err != nil {
+		d.watcher.Close()
+		return fail(err)
+	}
+	d.loop.backoff = source.Backoff{Min: cfg.Interval, Max: max(5*time.Minute, cfg.Interval)}
+	d.loop.status = Status{Source: d.sourceName(), Mode: cfg.Drift.Mode}
+	if old, err := ReadStatus(d.stateDir); err == nil && old != nil {
+		// Keep what a previous run knew; this run's settings win.
+		d.loop.status = *old
+		d.loop.status.Source, d.loop.status.Mode = d.sourceName(), cfg.Drift.Mode
+	}
+	return d, nil
+}
+
+func (d *Daemon) sourceName() string {
+	if d.cfg.Source == nil {
+		return d.cfg.PolicyDir
+	}
+	return redactURL(d.cfg.Source.URL)
+}
+
+// lockDaemon makes sure one daemon works on a state directory.
+func lockDaemon(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "daemon.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("daemon lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another rulekeeper daemon runs on the state directory %s: stop it first", dir)
+		}
+		return nil, fmt.Errorf("daemon lock %s: %w", f.Name(), err)
+	}
+	return f, nil
+}
+
+// Trigger asks for a pass. It never blocks: when a pass is already
+// pending, this one joins it.
+func (d *Daemon) Trigger() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Passes is how many passes have started.
+func (d *Daemon) Passes() int64 { return d.passes.Load() }
+
+// Handler serves /metrics and /healthz.
+func (d *Daemon) Handler() http.Handler { return d.alerts.Handler() }
+
+// Run runs passes until ctx is done: one at once, then after each trigger
+// and each poll interval (plus splay). When ctx ends during a pass, the
+// pass stops at its next step (a write in progress completes: writes are
+// atomic) and Run returns nil.
+func (d *Daemon) Run(ctx context.Context) error {
+	defer d.lock.Close()
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel: defers run last first
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if l := d.cfg.Metrics.Listen; l != "" {
+		ln, err := net.Listen("tcp", l)
+		if err != nil {
+			d.watcher.Close()
+			return fmt.Errorf("metrics listen %s: %w", l, err)
+		}
+		srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		wg.Go(func() { _ = srv.Serve(ln) })
+		defer srv.Close()
+		d.log.Info("serving /metrics and /healthz", "listen", ln.Addr().String())
+	}
+	wg.Go(func() {
+		if err := d.watcher.Run(ctx, func(paths []string) {
+			d.log.Debug("rule files changed", "paths", paths)
+			d.Trigger()
+		}); err != nil {
+			d.log.Error("watching the rule files stopped; drift is only found by polls", "error", err)
+		}
+	})
+	defer func() {
+		c, stop := context.WithTimeout(context.Background(), 5*time.Second)
+		defer stop()
+		_ = d.alerts.Close(c) // deliver queued alerts before exiting
+	}()
+
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		event := false
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+		case <-d.kick:
+			event = true
+		}
+		wait := d.pass(ctx, event)
+		if ctx.Err() != nil {
+			return nil
+		}
+		timer.Reset(wait)
+	}
+}
+
+// nextPoll is the interval plus a random part of the splay.
+func (d *Daemon) nextPoll() time.Duration {
+	w := d.cfg.Interval
+	if d.cfg.Splay > 0 {
+		w += rand.N(d.cfg.Splay)
+	}
+	return w
+}

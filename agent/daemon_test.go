@@ -1,0 +1,296 @@
+package agent
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The daemon converges the exam from a git repository, then follows a new
+// commit; status tells the commit.
+func TestDaemonConvergesAndFollowsCommits(t *testing.T) {
+	l := newLab(t, labOpts{})
+	l.start()
+	l.waitConverged(10 * time.Second)
+	first := l.git("rev-parse", "HEAD")
+	l.hook.wait(t, 5*time.Second, "applied", func(e hookEvent) bool { return e.f("commit") == first })
+
+	policy, _ := os.ReadFile(examDir + "/policy.hcl")
+	next := l.commit("policy.hcl", replaceOnce(t, string(policy), `prefix  = "NEW SHELL!!!"`, `prefix  = "SHELL SPAWNED!"`))
+	eventually(t, 10*time.Second, "the new commit's prefix is not applied", func() bool {
+		return strings.Contains(l.rules(), "  output: >\n    SHELL SPAWNED! user_id=%user.uid")
+	})
+	l.hook.wait(t, 5*time.Second, "applied", func(e hookEvent) bool { return e.f("commit") == next })
+	eventually(t, 5*time.Second, "status does not name the new commit", func() bool {
+		st, err := ReadStatus(l.host("/var/lib/rulekeeper"))
+		return err == nil && st != nil && st.Commit == next
+	})
+	if n := len(l.hook.events("drift")) + len(l.hook.events("tamper")); n != 0 {
+		t.Fatalf("the agent's own writes were reported as edits:\n%s", l.hook.dump())
+	}
+}
+
+// A managed value edited on the node is put back in mode restore, and an
+// alert names the file, the rule, the old and new text.
+func TestDriftRestored(t *testing.T) {
+	for _, how := range []string{"in place", "rename"} {
+		t.Run(how, func(t *testing.T) {
+			l := newLab(t, labOpts{interval: "1h"})
+			l.start()
+			l.waitConverged(10 * time.Second)
+			want := l.rules()
+			l.writeRules(how, replaceOnce(t, want, "NEW SHELL!!!", "OLD SHELL"))
+			eventually(t, 5*time.Second, "the drift was not restored", func() bool { return l.rules() == want })
+			e := l.hook.wait(t, 5*time.Second, "drift", nil)
+			if e.f("file") != rulesPath || e.f("rule") != examRule || e.f("restored") != "true" ||
+				!strings.Contains(e.f("old"), "NEW SHELL!!!") || !strings.Contains(e.f("new"), "OLD SHELL") {
+				t.Fatalf("drift alert: %+v", e.OutputFields)
+			}
+			time.Sleep(300 * time.Millisecond) // the restore's own write must not be reported
+			if n := len(l.hook.events("drift")); n != 1 || len(l.hook.events("tamper")) != 0 {
+				t.Fatalf("want one drift alert and no tamper:\n%s", l.hook.dump())
+			}
+		})
+	}
+}
+
+// In mode alert the edit stays; it is reported once, not on every poll.
+func TestDriftAlertOnly(t *testing.T) {
+	for _, how := range []string{"in place", "rename"} {
+		t.Run(how, func(t *testing.T) {
+			l := newLab(t, labOpts{mode: DriftAlert, interval: "100ms"})
+			l.start()
+			l.waitConverged(10 * time.Second)
+			drifted := replaceOnce(t, l.rules(), "NEW SHELL!!!", "OLD SHELL")
+			l.writeRules(how, drifted)
+			e := l.hook.wait(t, 5*time.Second, "drift", nil)
+			if e.f("restored") != "false" || e.f("rule") != examRule {
+				t.Fatalf("drift alert: %+v", e.OutputFields)
+			}
+			time.Sleep(time.Second) // ten polls
+			if l.rules() != drifted {
+				t.Fatal("mode alert restored the file")
+			}
+			if n := len(l.hook.events("drift")); n != 1 {
+				t.Fatalf("%d drift alerts, want 1:\n%s", n, l.hook.dump())
+			}
+			st, _ := ReadStatus(l.host("/var/lib/rulekeeper"))
+			if st == nil || st.LastDrift == nil || st.LastDrift.Rule != examRule {
+				t.Fatalf("status: %+v", st)
+			}
+		})
+	}
+}
+
+// An edit outside the managed values is tampering: reported with a diff in
+// both modes, and left as it is.
+func TestTamperReported(t *testing.T) {
+	for _, mode := range []string{DriftRestore, DriftAlert} {
+		for _, tc := range []struct{ name, old, new, inDiff string }{
+			{"condition blanked", sshCond, "  condition: never_true\n", "+  condition: never_true"},
+			{"rule disabled", "  tags: [container, shell, mitre_execution]\n", "  tags: [container, shell, mitre_execution]\n  enabled: false\n", "+  enabled: false"},
+		} {
+			t.Run(mode+"/"+tc.name, func(t *testing.T) {
+				l := newLab(t, labOpts{mode: mode, interval: "100ms"})
+				l.start()
+				l.waitConverged(10 * time.Second)
+				tampered := replaceOnce(t, l.rules(), tc.old, tc.new)
+				l.writeRules("rename", tampered)
+				e := l.hook.wait(t, 5*time.Second, "tamper", nil)
+				if e.f("file") != rulesPath || !strings.Contains(e.f("diff"), tc.inDiff) {
+					t.Fatalf("tamper alert: %+v", e.OutputFields)
+				}
+				time.Sleep(700 * time.Millisecond)
+				if l.rules() != tampered {
+					t.Fatal("the tampered bytes were changed")
+				}
+				if n, d := len(l.hook.events("tamper")), len(l.hook.events("drift")); n != 1 || d != 0 {
+					t.Fatalf("want exactly one tamper alert:\n%s", l.hook.dump())
+				}
+			})
+		}
+	}
+}
+
+// A new vendor file (a package upgrade) is taken for the new original and
+// the policy goes back on top of it.
+func TestUpgradeReapplied(t *testing.T) {
+	l := newLab(t, labOpts{interval: "1h"})
+	l.start()
+	l.waitConverged(10 * time.Second)
+	vendor, err := os.ReadFile(examDir + "/node" + rulesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upgraded := replaceOnce(t, string(vendor), sshCond, "  condition: (inbound_outbound) and ssh_port and not allowed_ssh_hosts and not proc.name=sshd\n")
+	l.writeRules("rename", upgraded)
+	want := replaceOnce(t, upgraded, "  output: >\n    A shell was spawned in a container", "  output: >\n"+examLine+"    A shell was spawned in a container")
+	eventually(t, 5*time.Second, "the policy was not re-applied on the new vendor file", func() bool { return l.rules() == want })
+	l.hook.wait(t, 5*time.Second, "applied", func(e hookEvent) bool { return e.f("reason") == "upgrade" })
+	time.Sleep(300 * time.Millisecond)
+	if n := len(l.hook.events("tamper")) + len(l.hook.events("drift")); n != 0 {
+		t.Fatalf("an upgrade was reported as drift or tampering:\n%s", l.hook.dump())
+	}
+}
+
+// A commit with an invalid policy writes nothing; the refusal is told once;
+// drift is still restored with the last good policy; a fixed commit applies.
+func TestInvalidCommitKeepsLastGood(t *testing.T) {
+	l := newLab(t, labOpts{interval: "100ms"})
+	l.start()
+	l.waitConverged(10 * time.Second)
+	good := l.git("rev-parse", "HEAD")
+	converged := l.rules()
+	policy, _ := os.ReadFile(examDir + "/policy.hcl")
+	bad := l.commit("policy.hcl", replaceOnce(t, string(policy), "user_id=%user.uid", "user_id=%user.uidd"))
+	e := l.hook.wait(t, 5*time.Second, "refused", nil)
+	if e.f("commit") != bad || !strings.Contains(e.f("diagnostics"), "user.uidd") || !strings.Contains(e.f("diagnostics"), "on policy.hcl line 12") {
+		t.Fatalf("refused alert: %+v", e.OutputFields)
+	}
+	time.Sleep(time.Second) // ten polls
+	if n := len(l.hook.events("refused")); n != 1 {
+		t.Fatalf("%d refused alerts, want 1:\n%s", n, l.hook.dump())
+	}
+	if l.rules() != converged {
+		t.Fatal("the invalid commit changed the rules file")
+	}
+	st, _ := ReadStatus(l.host("/var/lib/rulekeeper"))
+	if st == nil || st.Commit != good || st.Refused == nil || st.Refused.Commit != bad {
+		t.Fatalf("status: %+v", st)
+	}
+	// Drift is still put back, by the last good policy.
+	l.writeRules("in place", replaceOnce(t, converged, "NEW SHELL!!!", "OLD SHELL"))
+	eventually(t, 5*time.Second, "drift not restored while the head commit is invalid", func() bool { return l.rules() == converged })
+
+	fixed := l.commit("policy.hcl", replaceOnce(t, string(policy), `prefix  = "NEW SHELL!!!"`, `prefix  = "FIXED!"`))
+	eventually(t, 10*time.Second, "the fixed commit was not applied", func() bool {
+		return strings.Contains(l.rules(), "    FIXED! user_id=%user.uid")
+	})
+	eventually(t, 5*time.Second, "status", func() bool {
+		st, _ := ReadStatus(l.host("/var/lib/rulekeeper"))
+		return st != nil && st.Commit == fixed && st.Refused == nil
+	})
+}
+
+// Triggers that arrive during a pass queue exactly one more pass.
+func TestSingleFlight(t *testing.T) {
+	l := newLab(t, labOpts{local: true, interval: "1h"})
+	d, err := NewDaemon(l.config(), DaemonOptions{Root: l.root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered := make(chan struct{}, 10)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	inPass := 0
+	d.beforePass = func() {
+		mu.Lock()
+		inPass++
+		if inPass > 1 {
+			t.Error("two passes at once")
+		}
+		mu.Unlock()
+		entered <- struct{}{}
+		<-release
+		mu.Lock()
+		inPass--
+		mu.Unlock()
+	}
+	l.startDaemon(d)
+	<-entered // the first pass, at start
+	for range 50 {
+		d.Trigger()
+	}
+	close(release)
+	<-entered // the one queued pass
+	time.Sleep(200 * time.Millisecond)
+	if n := d.Passes(); n != 2 {
+		t.Fatalf("%d passes, want 2", n)
+	}
+	// A trigger after the passes gives one more.
+	d.Trigger()
+	<-entered
+	time.Sleep(100 * time.Millisecond)
+	if n := d.Passes(); n != 3 {
+		t.Fatalf("%d passes, want 3", n)
+	}
+}
+
+// A second daemon on the same state directory refuses to start.
+func TestOneDaemonPerStateDir(t *testing.T) {
+	l := newLab(t, labOpts{local: true, interval: "1h"})
+	l.start()
+	l.waitConverged(10 * time.Second)
+	if _, err := NewDaemon(l.config(), DaemonOptions{Root: l.root}); err == nil || !strings.Contains(err.Error(), "another rulekeeper daemon") {
+		t.Fatalf("second daemon: %v", err)
+	}
+}
+
+// A rules file broken beyond parsing cannot be planned: the pass fails,
+// the error and the tampering (with its diff) are told once each.
+func TestBrokenFileReported(t *testing.T) {
+	l := newLab(t, labOpts{interval: "100ms"})
+	l.start()
+	l.waitConverged(10 * time.Second)
+	l.writeRules("rename", "- rule: [broken\n")
+	e := l.hook.wait(t, 5*time.Second, "tamper", nil)
+	if !strings.Contains(e.f("diff"), "+- rule: [broken") {
+		t.Fatalf("tamper alert: %+v", e.OutputFields)
+	}
+	l.hook.wait(t, 5*time.Second, "error", nil)
+	time.Sleep(time.Second)
+	if n, m := len(l.hook.events("tamper")), len(l.hook.events("error")); n != 1 || m != 1 {
+		t.Fatalf("want one tamper and one error alert:\n%s", l.hook.dump())
+	}
+}
+
+// An edit made while the daemon was stopped is found when it starts: the
+// copies of the converged files outlive the process.
+func TestDriftWhileStopped(t *testing.T) {
+	l := newLab(t, labOpts{interval: "1h"})
+	l.start()
+	l.waitConverged(10 * time.Second)
+	want := l.rules()
+	time.Sleep(200 * time.Millisecond)
+	l.stop()
+	l.writeRules("in place", replaceOnce(t, want, "NEW SHELL!!!", "OLD SHELL"))
+	l.start()
+	eventually(t, 5*time.Second, "the drift made while stopped was not restored", func() bool { return l.rules() == want })
+	l.hook.wait(t, 5*time.Second, "drift", nil)
+}
+
+// metrics { listen } serves /metrics and /healthz.
+func TestMetricsServed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	l := newLab(t, labOpts{extra: fmt.Sprintf("metrics { listen = %q }\n", addr)})
+	l.start()
+	l.waitConverged(10 * time.Second)
+	head := l.git("rev-parse", "HEAD")
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	eventually(t, 5*time.Second, "metrics without the applied commit", func() bool {
+		code, body := get("/metrics")
+		return code == 200 && strings.Contains(body, `rulekeeper_applied_commit_info{commit="`+head+`"} 1`)
+	})
+	if code, body := get("/healthz"); code != 200 || !strings.Contains(body, `"status":"ok"`) {
+		t.Fatalf("/healthz %d %s", code, body)
+	}
+}

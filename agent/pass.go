@@ -1,0 +1,424 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rulekeeper/rulekeeper/agent/alert"
+	"github.com/rulekeeper/rulekeeper/agent/source"
+	"github.com/rulekeeper/rulekeeper/policy"
+	"github.com/rulekeeper/rulekeeper/reconcile"
+)
+
+// fullEvery bounds how long polls may take the cheap path (same commit,
+// files as last seen) before a pass runs the whole computation again.
+const fullEvery = 5 * time.Minute
+
+// loopState is what the loop remembers between passes.
+type loopState struct {
+	seen     *seenStore
+	files    []string          // rules files of the last plan (node paths)
+	watched  []string          // what the watcher was given
+	reported map[string][]byte // edits already alerted (alert mode), by path
+	backoff  source.Backoff
+	commit   string // commit the node is converged to
+	full     time.Time
+	refused  string // commit known to hold an invalid policy
+	refusal  string // the refusal last alerted, so that each is told once
+	problem  string // the error last alerted, likewise
+	status   Status
+	written  []byte // status file as last written
+}
+
+// pass is the one path every trigger takes: fetch, converge, report. It
+// returns how long to wait before the next poll.
+func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
+	d.passes.Add(1)
+	if d.beforePass != nil {
+		d.beforePass()
+	}
+	start := time.Now()
+	ls := &d.loop
+	wait := d.nextPoll()
+
+	rev, changed, serr := d.sync(ctx)
+	if ctx.Err() != nil {
+		return wait
+	}
+	if serr != nil {
+		w, report := ls.backoff.Failed(serr)
+		wait = w
+		if report {
+			d.sourceFault(ctx, serr)
+		}
+	} else if ls.backoff.Succeeded() {
+		d.log.Info("policy source reachable again", "commit", rev.Commit)
+	}
+
+	dir, commit := rev.Dir, rev.Commit
+	if commit != "" && commit == ls.refused || dir == "" {
+		dir, commit = d.good()
+	}
+	if dir == "" {
+		err := alert.WithKind("source", errors.New("no policy yet: the source has not delivered a commit"))
+		d.alerts.ObservePass("", time.Since(start), 0, err)
+		return wait
+	}
+
+	now := d.snapshot(ls.files)
+	edits := ls.seen.edits(now)
+	if !ls.seen.baseline() {
+		edits = nil
+	}
+	if !event && !changed && serr == nil && commit == ls.commit && len(edits) == 0 && time.Since(ls.full) < fullEvery {
+		d.alerts.ObservePass(commit, time.Since(start), 0, nil)
+		return wait
+	}
+
+	out, applied, err := d.converge(ctx, dir, commit, len(edits) > 0)
+	if errors.Is(err, ErrInvalidPolicy) {
+		d.refuse(ctx, commit, dir, out)
+		if gdir, gcommit := d.good(); gdir != "" && gdir != dir {
+			if d.src != nil {
+				ls.refused = commit
+			}
+			dir, commit = gdir, gcommit
+			out, applied, err = d.converge(ctx, dir, commit, len(edits) > 0)
+		}
+	}
+	if ctx.Err() != nil {
+		return wait
+	}
+	if err != nil {
+		d.failed(ctx, err)
+		// Edits that break the pass (a rules file that no longer parses)
+		// are still told, with their diff.
+		d.tellEdits(ctx, nil, edits, false, commit)
+		d.alerts.ObservePass(commit, time.Since(start), 0, err)
+		return wait
+	}
+	d.log.Debug("pass", "event", event, "commit", commit, "edits", len(edits), "applied", applied, "files", len(out.Plan.Files))
+	d.converged(ctx, out, applied, rev, commit, dir, now, edits)
+	if serr != nil { // converged with what the node had; the source still failed
+		d.loop.status.LastError = &Incident{Time: time.Now().UTC(), Kind: "source", Message: serr.Error()}
+		d.saveStatus()
+		d.alerts.ObservePass(commit, time.Since(start), 0, serr)
+		return wait
+	}
+	n := 0
+	for _, fc := range out.Plan.Files {
+		n += len(fc.Changes)
+	}
+	if !applied {
+		n = 0
+	}
+	d.alerts.ObservePass(commit, time.Since(start), n, nil)
+	return wait
+}
+
+// sync asks the source for the policy; a local folder is its own revision.
+func (d *Daemon) sync(ctx context.Context) (source.Revision, bool, error) {
+	if d.src == nil {
+		return source.Revision{Dir: d.cfg.PolicyDir}, false, nil
+	}
+	rev, changed, err := d.src.Sync(ctx)
+	return rev, changed, alert.WithKind("source", err)
+}
+
+// converge runs Converge. In drift mode alert, when rule files were edited,
+// it plans first and applies only if the plan restores no managed value.
+func (d *Daemon) converge(ctx context.Context, dir, commit string, edited bool) (*Outcome, bool, error) {
+	in := Input{PolicyDir: dir, Node: d.node, Reloader: d.Reloader, Reconcile: reconcile.Options{
+		Root: d.root, StateDir: d.cfg.StateDir, FalcoBinary: d.falco.Binary,
+		FalcoVersion: d.falco.Version, Revision: commit}}
+	if d.cfg.Drift.Mode == DriftAlert && edited {
+		out, err := Converge(ctx, in)
+		if err != nil || hasReason(out.Plan, reconcile.ReasonDrift) {
+			return out, false, err
+		}
+	}
+	in.Apply = true
+	out, err := Converge(ctx, in)
+	return out, err == nil, err
+}
+
+func hasReason(p *reconcile.Plan, reason string) bool {
+	for _, fc := range p.Files {
+		for _, c := range fc.Changes {
+			if c.Reason == reason {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// converged records a successful pass: reload, alerts, copies, watches, status.
+func (d *Daemon) converged(ctx context.Context, out *Outcome, applied bool, rev source.Revision, commit, dir string, now map[string][]byte, edits []edit) {
+	ls := &d.loop
+	p := out.Plan
+	wrote := applied && out.Result != nil && len(out.Result.Written)+len(out.Result.Removed) > 0
+	if wrote {
+		// Converge reloaded Falco and verified it (a failure rolled back
+		// and comes back as ErrRolledBack, reported by the caller).
+		d.alerts.Emit(ctx, alert.Event{Kind: alert.Applied, Commit: commit, Diff: p.Diff(),
+			Message: fmt.Sprintf("applied the policy%s: %s", at(commit), strings.Join(append(out.Result.Written, out.Result.Removed...), ", ")),
+			Fields:  map[string]string{"reasons": strings.Join(reasonsOf(p), ",")}})
+		ls.status.AppliedAt = time.Now().UTC()
+		ls.status.Applied = append(out.Result.Written, out.Result.Removed...)
+	}
+
+	fresh := d.tellEdits(ctx, p, edits, applied, commit)
+
+	files := p.RulesFiles()
+	if applied {
+		// The converged files: what this pass wrote, else what it compared.
+		next := map[string][]byte{}
+		for _, f := range ls.seen.paths() {
+			next[f] = nil
+		}
+		for _, f := range files {
+			b, ok := now[f]
+			if !ok {
+				b, _ = os.ReadFile(hostPath(d.root, f))
+			}
+			next[f] = b
+		}
+		for _, fc := range p.Files {
+			next[fc.Path] = fc.New
+			if fc.Action == reconcile.Delete {
+				next[fc.Path] = nil
+			}
+		}
+		if err := ls.seen.replace(next); err != nil {
+			d.log.Error("keeping copies of the rule files", "error", err)
+		}
+		ls.reported = nil
+		ls.commit = commit
+		ls.full = time.Now()
+		ls.status.ConvergedAt = ls.full.UTC()
+		ls.status.LastError = nil
+		ls.problem = ""
+		if commit != "" {
+			ls.status.Commit, ls.status.CommitTime = commit, rev.Time
+		}
+		if commit == rev.Commit && dir == rev.Dir {
+			ls.status.Refused = nil
+			ls.refusal = ""
+			if err := d.keepGood(dir, commit); err != nil {
+				d.log.Error("keeping a copy of the good policy", "error", err)
+			}
+		}
+	} else {
+		if len(fresh) > 0 && len(p.Files) > 0 {
+			d.log.Warn("drift mode alert: the rule files are left as they are; put them back or switch drift mode to restore", "files", len(p.Files))
+		}
+	}
+	ls.files = files
+	d.watch(files)
+	ls.status.ReloadMethod = d.ReloadMethod
+	d.saveStatus()
+}
+
+// tellEdits alerts on the edits found before the pass, each once: an edit
+// left in place (mode alert, a pass that failed) is seen again by every
+// pass until someone puts the file back or a pass converges.
+func (d *Daemon) tellEdits(ctx context.Context, p *reconcile.Plan, edits []edit, applied bool, commit string) []edit {
+	ls := &d.loop
+	var fresh []edit
+	for _, e := range edits {
+		if prev, ok := ls.reported[e.Path]; !ok || !bytes.Equal(prev, e.Now) {
+			fresh = append(fresh, e)
+		}
+	}
+	for _, ev := range classify(p, fresh, applied) {
+		ev.Commit = commit
+		d.alerts.Emit(ctx, ev)
+		inc := &Incident{Time: time.Now().UTC(), Kind: string(ev.Kind), File: ev.File, Rule: ev.Rule, Message: ev.Message}
+		switch ev.Kind {
+		case alert.Drift:
+			ls.status.LastDrift = inc
+		case alert.Tamper:
+			ls.status.LastTamper = inc
+		}
+	}
+	if !applied {
+		if ls.reported == nil {
+			ls.reported = map[string][]byte{}
+		}
+		for _, e := range edits {
+			ls.reported[e.Path] = e.Now
+		}
+	}
+	if len(fresh) > 0 {
+		d.saveStatus()
+	}
+	return fresh
+}
+
+func at(commit string) string {
+	if commit == "" {
+		return ""
+	}
+	return " at commit " + commit
+}
+
+func reasonsOf(p *reconcile.Plan) []string {
+	var out []string
+	for _, fc := range p.Files {
+		for _, c := range fc.Changes {
+			if !slices.Contains(out, c.Reason) {
+				out = append(out, c.Reason)
+			}
+		}
+	}
+	return out
+}
+
+// snapshot reads the rule files (nil: missing) of the last plan and those
+// the agent has copies of.
+func (d *Daemon) snapshot(files []string) map[string][]byte {
+	now := map[string][]byte{}
+	read := func(f string) {
+		if _, ok := now[f]; ok {
+			return
+		}
+		b, err := os.ReadFile(hostPath(d.root, f))
+		if err != nil {
+			b = nil
+		} else if b == nil {
+			b = []byte{}
+		}
+		now[f] = b
+	}
+	for _, f := range files {
+		read(f)
+	}
+	for _, f := range d.loop.seen.paths() {
+		read(f)
+	}
+	return now
+}
+
+// watch points the watcher at the rule files' directories, whole, so that
+// a file added to them (a rules.d drop-in that disables a rule) is seen too.
+func (d *Daemon) watch(files []string) {
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, hostPath(d.root, filepath.Dir(f))+"/")
+	}
+	// Falco loads rules.d beside its config by default, even while empty.
+	if rd := hostPath(d.root, filepath.Join(filepath.Dir(d.cfg.Falco.Config), "rules.d")); isDir(rd) {
+		paths = append(paths, rd+"/")
+	}
+	slices.Sort(paths)
+	paths = slices.Compact(paths)
+	if slices.Equal(paths, d.loop.watched) {
+		return
+	}
+	if err := d.watcher.SetFiles(paths); err != nil {
+		d.log.Error("watching the rule files", "error", err)
+		return
+	}
+	d.loop.watched = paths
+	// An edit made before the new watches were in place would go unseen
+	// until the next poll: look once more.
+	d.Trigger()
+}
+
+// sourceFault reports a source failure once per run of equal failures.
+func (d *Daemon) sourceFault(ctx context.Context, err error) {
+	ev := alert.Event{Kind: alert.Error, Message: "policy source: " + err.Error() + "; the node keeps its last applied state"}
+	var f *source.Fault
+	if errors.As(err, &f) {
+		ev.Fields = map[string]string{"fault": string(f.Kind)}
+		if f.Kind == source.KindSignature {
+			ev.Kind, ev.Commit = alert.Refused, f.Commit
+			ev.Message = fmt.Sprintf("commit %s is not signed by a trusted key: not applied; the node keeps its last good state", f.Commit)
+			d.loop.status.Refused = &Incident{Time: time.Now().UTC(), Kind: "signature", Commit: f.Commit, Message: ev.Message}
+		}
+	}
+	d.alerts.Emit(ctx, ev)
+	d.loop.status.LastError = &Incident{Time: time.Now().UTC(), Kind: "source", Message: err.Error()}
+	d.saveStatus()
+}
+
+// refuse reports a policy with errors, once per commit and set of errors.
+func (d *Daemon) refuse(ctx context.Context, commit, dir string, out *Outcome) {
+	var b bytes.Buffer
+	if out != nil {
+		_ = policy.WriteDiagnostics(&b, out.Files, out.Diags, false, 0)
+	}
+	// Name the files as they are in the repository, not in the checkout.
+	diags := strings.ReplaceAll(b.String(), dir+string(filepath.Separator), "")
+	key := "refused\x00" + commit + "\x00" + diags
+	if d.loop.refusal == key {
+		return
+	}
+	d.loop.refusal = key
+	msg := fmt.Sprintf("the policy%s has errors: nothing from it was applied; the node keeps its last good state", at(commit))
+	d.alerts.Emit(ctx, alert.Event{Kind: alert.Refused, Commit: commit, Message: msg,
+		Fields: map[string]string{"diagnostics": strings.TrimSpace(diags)}})
+	d.loop.status.Refused = &Incident{Time: time.Now().UTC(), Kind: "policy", Commit: commit, Message: msg + "\n" + diags}
+	d.saveStatus()
+}
+
+// failed reports a failed pass, once per distinct error.
+func (d *Daemon) failed(ctx context.Context, err error) {
+	if errors.Is(err, ErrInvalidPolicy) {
+		return // told by refuse
+	}
+	key := "error\x00" + err.Error()
+	if d.loop.problem == key {
+		return
+	}
+	d.loop.problem = key
+	kind, incident := alert.Error, "reconcile"
+	if errors.Is(err, ErrRolledBack) {
+		kind, incident = alert.Rollback, "rollback"
+	}
+	d.alerts.Emit(ctx, alert.Event{Kind: kind, Commit: d.loop.commit, Message: "pass failed: " + err.Error() + "; the node keeps its last good state"})
+	d.loop.status.LastError = &Incident{Time: time.Now().UTC(), Kind: incident, Message: err.Error()}
+	d.saveStatus()
+}
+
+func (d *Daemon) saveStatus() {
+	b, _ := jsonMarshal(d.loop.status)
+	if bytes.Equal(b, d.loop.written) {
+		return
+	}
+	if err := d.loop.status.write(d.stateDir); err != nil {
+		d.log.Error("writing the status file", "error", err)
+		return
+	}
+	d.loop.written = b
+}
+
+func hostPath(root, p string) string {
+	if root == "" || root == "/" {
+		return p
+	}
+	return filepath.Join(root, p)
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// redactURL drops user info from a URL for status and logs.
+func redactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		u.User = nil
+		return u.String()
+	}
+	return raw
+}
