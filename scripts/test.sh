@@ -8,10 +8,12 @@ export DEBIAN_FRONTEND=noninteractive
 
 # git: test repositories, git daemon, git http-backend; openssh-server: sshd
 # for the SSH source tests; diffutils: diff(1) in the surgical-edit tests;
-# systemd: journald for the journal logging test; util-linux, procps: the lab.
+# systemd: journald and systemd-analyze; util-linux, procps: the lab; dpkg,
+# lintian, rpm: inspecting the built packages.
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  git openssh-server diffutils systemd util-linux procps ca-certificates >/dev/null
+  git openssh-server diffutils systemd util-linux procps ca-certificates \
+  dpkg lintian rpm >/dev/null
 
 go mod download
 unformatted=$(gofmt -l $(git ls-files '*.go'))

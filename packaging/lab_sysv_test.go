@@ -1,0 +1,146 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// falcoInitScript runs the stand-in from an LSB init script, as Falco's
+// packages did before systemd.
+const falcoInitScript = `#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          falco
+# Required-Start:    $local_fs
+# Required-Stop:     $local_fs
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: Falco (stand-in)
+### END INIT INFO
+DAEMON=%s
+PIDFILE=/var/run/falco.pid
+export FALCO_STANDIN_LOG=/run/falco-standin.log FALCO_STANDIN_VERSION=0.32.1
+case "$1" in
+  start) start-stop-daemon --start --quiet --pidfile $PIDFILE --exec $DAEMON -- -c /etc/falco/falco.yaml --daemon --pidfile=$PIDFILE ;;
+  stop) start-stop-daemon --stop --quiet --retry=TERM/5/KILL/2 --pidfile $PIDFILE --exec $DAEMON; rm -f $PIDFILE ;;
+  restart|force-reload) $0 stop; $0 start ;;
+  *) echo "Usage: $0 {start|stop|restart|force-reload}" >&2; exit 1 ;;
+esac
+`
+
+func falcoLog() string {
+	b, _ := os.ReadFile("/run/falco-standin.log")
+	return string(b)
+}
+
+func agentLog() string {
+	b, _ := os.ReadFile("/var/log/rulekeeper.log")
+	return string(b)
+}
+
+func agentPid() string {
+	b, _ := os.ReadFile("/run/rulekeeper.pid")
+	return strings.TrimSpace(string(b))
+}
+
+// From a bare node to a converged one on a node without systemd, the way
+// cloud-init does it: agent.hcl first, then the package.
+func TestLabSysVInstall(t *testing.T) {
+	needLab(t, "sysv")
+	need(t, "dpkg", "dpkg")
+	need(t, "service", "init-system-helpers")
+	if exists("/run/systemd/system") {
+		t.Fatal("/run/systemd/system exists: this is not the SysV container")
+	}
+	old, new := labDebs(t)
+	// The container runs once and is thrown away; still, leave it clean.
+	cleanNode(t, func() { exec.Command("service", "falco", "stop").Run() })
+	falcoFiles(t)
+	if err := os.WriteFile("/etc/init.d/falco", []byte(fmt.Sprintf(falcoInitScript, os.Getenv("RULEKEEPER_FALCO_STANDIN"))), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "service", "falco", "start")
+	eventually(t, 10*time.Second, "Falco starts from its init script", func() string {
+		if !strings.Contains(falcoLog(), "Loading rules from file") {
+			return "no load in its log:\n" + falcoLog()
+		}
+		return ""
+	})
+	// A one-shot container has no init and no runlevel, so invoke-rc.d
+	// would refuse every start; a booted sysvinit in runlevel 2 allows it,
+	// and so does this policy.
+	if err := os.WriteFile("/usr/sbin/policy-rc.d", []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove("/usr/sbin/policy-rc.d")
+
+	policyRepo(t, labPolicyDir)
+	url := serveGit(t, labPolicyDir+"/.git")
+	writeConfig(t, labAgentConfig(url))
+	loadsBefore := countIn(falcoLog(), "Loading rules from file /etc/falco/falco_rules.yaml")
+
+	start := time.Now()
+	run(t, "dpkg", "-i", "--force-confold", old)
+	eventually(t, 30*time.Second, "the agent applies the exam's policy", func() string {
+		if out, code := runCode(t, "service", "rulekeeper", "status"); code != 0 {
+			return fmt.Sprintf("service rulekeeper status: %d %s\n%s", code, out, agentLog())
+		}
+		if why := examApplied(); why != "" {
+			return why + "\nagent log:\n" + agentLog()
+		}
+		return ""
+	})
+	t.Logf("converged %.1f s after dpkg -i", time.Since(start).Seconds())
+	waitApplied(t, start)
+	eventually(t, 15*time.Second, "Falco reloads the new rules", func() string {
+		if n := countIn(falcoLog(), "Loading rules from file /etc/falco/falco_rules.yaml"); n <= loadsBefore {
+			return fmt.Sprintf("%d loads, as before the agent started", n)
+		}
+		return ""
+	})
+	if l := rcLinks(); len(l) == 0 {
+		t.Error("no rc.d links: the agent would not start at boot")
+	}
+
+	// Upgrade: the edited agent.hcl stays, the new binary runs.
+	cfg, _ := os.ReadFile("/etc/rulekeeper/agent.hcl")
+	writeConfig(t, string(cfg)+operatorEdit)
+	pidBefore := agentPid()
+	run(t, "dpkg", "-i", new)
+	if after, _ := os.ReadFile("/etc/rulekeeper/agent.hcl"); !strings.Contains(string(after), "edited by the operator") {
+		t.Errorf("the upgrade lost the operator's edit of agent.hcl:\n%s", after)
+	}
+	eventually(t, 20*time.Second, "the new agent runs after the upgrade", func() string {
+		pid := agentPid()
+		if pid == "" || pid == pidBefore {
+			return fmt.Sprintf("pid %q (before %q)\n%s", pid, pidBefore, agentLog())
+		}
+		exe, err := os.Readlink("/proc/" + pid + "/exe")
+		if err != nil || exe != "/usr/bin/rulekeeper" {
+			return fmt.Sprintf("pid %s runs %q (%v)", pid, exe, err)
+		}
+		return ""
+	})
+	if v := installedVersion(t); v != "rulekeeper "+labNew {
+		t.Errorf("after the upgrade the binary says %q", v)
+	}
+
+	// Remove: stopped, the program gone; configuration and state stay.
+	pid := agentPid()
+	run(t, "dpkg", "-r", "rulekeeper")
+	if pid != "" && exists("/proc/"+pid) {
+		t.Errorf("the agent (pid %s) still runs after dpkg -r", pid)
+	}
+	mustBeGone(t, "dpkg -r", "/usr/bin/rulekeeper")
+	mustExist(t, "dpkg -r", "/etc/rulekeeper/agent.hcl", "/var/lib/rulekeeper", "/etc/init.d/rulekeeper")
+
+	// Purge: nothing of rulekeeper is left.
+	run(t, "dpkg", "-P", "rulekeeper")
+	mustBeGone(t, "dpkg -P", "/etc/rulekeeper", "/var/lib/rulekeeper", "/etc/init.d/rulekeeper", "/var/log/rulekeeper.log")
+	if l := rcLinks(); len(l) > 0 {
+		t.Errorf("after dpkg -P, rc.d links remain: %v", l)
+	}
+}
