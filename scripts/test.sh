@@ -40,3 +40,8 @@ go test -count=1 -exec "$PWD/packaging/lab/systemd-lab.sh exec" -run '^TestLab' 
 go test -count=1 -exec "$PWD/packaging/lab/systemd-lab.sh sysv" -run '^TestLabSysV' ./agent/initsys/
 # rulekeeper apply against Falco under the real systemd: reload, verify, roll back.
 go test -count=1 -exec "$PWD/packaging/lab/systemd-lab.sh exec" -run '^TestLab' ./agent/
+# The packages: install, upgrade, remove and purge on both init systems.
+go run ./packaging --out dist/packages --version 0.1.0
+go run ./packaging --out dist/packages --version 0.2.0
+go test -count=1 -exec "$PWD/packaging/lab/systemd-lab.sh exec" -run '^TestLabSystemd' ./packaging/
+go test -count=1 -exec "$PWD/packaging/lab/systemd-lab.sh sysv" -run '^TestLabSysV' ./packaging/
