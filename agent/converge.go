@@ -43,7 +43,7 @@ var ErrInvalidPolicy = fmt.Errorf("the policy has errors: nothing was changed")
 // in.Apply) applies the plan under the state directory's lock.
 func Converge(ctx context.Context, in Input) (*Outcome, error) {
 	if in.Apply {
-		unlock, err := reconcile.Lock(stateDir(in.Reconcile))
+		unlock, err := reconcile.Lock(in.Reconcile.StatePath())
 		if err != nil {
 			return nil, err
 		}
@@ -81,15 +81,4 @@ func Converge(ctx context.Context, in Input) (*Outcome, error) {
 	}
 	out.Reload, err = reload(ctx, in.Reloader, plan, written)
 	return out, err
-}
-
-func stateDir(o reconcile.Options) string {
-	d := o.StateDir
-	if d == "" {
-		d = reconcile.DefaultStateDir
-	}
-	if o.Root == "" || o.Root == "/" {
-		return d
-	}
-	return o.Root + d
 }

@@ -1,7 +1,6 @@
 package agent_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -19,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rulekeeper/rulekeeper/agent/initsys"
 )
 
 // The TestLab* tests run the rulekeeper binary for real inside the lab's booted systemd
@@ -256,35 +257,12 @@ func (n *labNode) running(what string) labUnitState {
 	return s
 }
 
-type labLine struct {
-	At   time.Time
-	Text string
-}
-
 // labJournal is what falco.service logged at or after since.
-func labJournal(t *testing.T, since time.Time) []labLine {
+func labJournal(t *testing.T, since time.Time) []initsys.LogLine {
 	t.Helper()
-	out, err := exec.Command("journalctl", "-u", "falco.service", "-o", "json", "--no-pager",
-		"--since", "@"+strconv.FormatInt(since.Unix()-1, 10)).Output()
+	ls, err := initsys.UnitLog(context.Background(), "falco.service", since)
 	if err != nil {
-		t.Fatalf("journalctl -u falco.service: %v", err)
-	}
-	var ls []labLine
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var e struct {
-			Message any    `json:"MESSAGE"`
-			Usec    string `json:"__REALTIME_TIMESTAMP"`
-		}
-		if json.Unmarshal(sc.Bytes(), &e) != nil {
-			continue
-		}
-		us, _ := strconv.ParseInt(e.Usec, 10, 64)
-		msg, _ := e.Message.(string)
-		if at := time.UnixMicro(us); !at.Before(since) {
-			ls = append(ls, labLine{at, msg})
-		}
+		t.Fatal(err)
 	}
 	return ls
 }
@@ -316,7 +294,7 @@ func labLoaded(t *testing.T, since time.Time, path string) time.Time {
 	return at
 }
 
-func labCount(ls []labLine, text string) int {
+func labCount(ls []initsys.LogLine, text string) int {
 	n := 0
 	for _, l := range ls {
 		if strings.Contains(l.Text, text) {
@@ -469,7 +447,7 @@ func TestLabApplyRollsBack(t *testing.T) {
 		t.Fatalf("falco never tried %s:\n%s", labOverride, labJournalText(t, start))
 	}
 	labSameFiles(t, "after the rollback", orig)
-	var tail []labLine // what the last start logged
+	var tail []initsys.LogLine // what the last start logged
 	for i := len(j) - 1; i >= 0; i-- {
 		if strings.Contains(j[i].Text, "Falco version") {
 			tail = j[i:]

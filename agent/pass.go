@@ -14,6 +14,7 @@ import (
 
 	"github.com/rulekeeper/rulekeeper/agent/alert"
 	"github.com/rulekeeper/rulekeeper/agent/source"
+	"github.com/rulekeeper/rulekeeper/internal/noderoot"
 	"github.com/rulekeeper/rulekeeper/policy"
 	"github.com/rulekeeper/rulekeeper/reconcile"
 )
@@ -402,12 +403,7 @@ func (d *Daemon) saveStatus() {
 	d.loop.written = b
 }
 
-func hostPath(root, p string) string {
-	if root == "" || root == "/" {
-		return p
-	}
-	return filepath.Join(root, p)
-}
+var hostPath = noderoot.Join
 
 func isDir(p string) bool {
 	fi, err := os.Stat(p)

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/rulekeeper/rulekeeper/internal/atomicfile"
 )
 
 // StatusFile is the daemon's account of itself in the state directory,
@@ -69,31 +71,10 @@ func (st *Status) write(dir string) error {
 	return writeFileAtomic(filepath.Join(dir, StatusFile), append(b, '\n'), 0o644)
 }
 
-// writeFileAtomic writes a file of the state directory: temporary file,
-// fsync, rename. (Rule files go through reconcile, which also keeps owners.)
+// writeFileAtomic writes a file of the state directory, creating it.
 func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after the rename, a no-op
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, data, mode)
 }

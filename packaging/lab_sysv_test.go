@@ -7,29 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// falcoInitScript runs the stand-in from an LSB init script, as Falco's
-// packages did before systemd.
-const falcoInitScript = `#!/bin/sh
-### BEGIN INIT INFO
-# Provides:          falco
-# Required-Start:    $local_fs
-# Required-Stop:     $local_fs
-# Default-Start:     2 3 4 5
-# Default-Stop:      0 1 6
-# Short-Description: Falco (stand-in)
-### END INIT INFO
-DAEMON=%s
-PIDFILE=/var/run/falco.pid
-export FALCO_STANDIN_LOG=/run/falco-standin.log FALCO_STANDIN_VERSION=0.32.1
-case "$1" in
-  start) start-stop-daemon --start --quiet --pidfile $PIDFILE --exec $DAEMON -- -c /etc/falco/falco.yaml --daemon --pidfile=$PIDFILE ;;
-  stop) start-stop-daemon --stop --quiet --retry=TERM/5/KILL/2 --pidfile $PIDFILE --exec $DAEMON; rm -f $PIDFILE ;;
-  restart|force-reload) $0 stop; $0 start ;;
-  *) echo "Usage: $0 {start|stop|restart|force-reload}" >&2; exit 1 ;;
-esac
-`
+	"github.com/rulekeeper/rulekeeper/internal/falcoservice"
+)
 
 func falcoLog() string {
 	b, _ := os.ReadFile("/run/falco-standin.log")
@@ -59,7 +39,7 @@ func TestLabSysVInstall(t *testing.T) {
 	// The container runs once and is thrown away; still, leave it clean.
 	cleanNode(t, func() { exec.Command("service", "falco", "stop").Run() })
 	falcoFiles(t)
-	if err := os.WriteFile("/etc/init.d/falco", []byte(fmt.Sprintf(falcoInitScript, os.Getenv("RULEKEEPER_FALCO_STANDIN"))), 0o755); err != nil {
+	if err := os.WriteFile("/etc/init.d/falco", []byte(falcoservice.InitScript(os.Getenv("RULEKEEPER_FALCO_STANDIN"), "/etc/falco/falco.yaml")), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	run(t, "service", "falco", "start")

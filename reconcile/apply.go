@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/rulekeeper/rulekeeper/internal/atomicfile"
 )
 
 // Result is what Apply did.
@@ -54,10 +56,10 @@ func Apply(p *Plan) (*Result, error) {
 	if len(p.Files) > 0 {
 		next.Applied = &Applied{Time: time.Now().UTC(), Revision: p.opts.Revision, Files: append(res.Written, res.Removed...)}
 	}
-	if st, err := LoadState(p.opts.stateDir()); err == nil && len(p.Files) == 0 && st.Inputs == next.Inputs {
+	if len(p.Files) == 0 && p.prev.Inputs == next.Inputs {
 		return res, nil // converged and already recorded: write nothing at all
 	}
-	if err := next.save(p.opts.stateDir()); err != nil {
+	if err := next.save(p.opts.StatePath()); err != nil {
 		return nil, errors.Join(fmt.Errorf("saving state: %w", writeHint(err)), p.undo(done))
 	}
 	return res, nil
@@ -72,7 +74,7 @@ func Rollback(p *Plan) error {
 	}
 	prev := *p.prev
 	prev.Refused = p.next.Inputs
-	return prev.save(p.opts.stateDir())
+	return prev.save(p.opts.StatePath())
 }
 
 func (p *Plan) undo(done []*FileChange) error {
@@ -106,7 +108,7 @@ func (p *Plan) put(nodePath string, data []byte, remove bool) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return writeAtomic(path, data, 0o644)
+	return atomicfile.Write(path, data, 0o644)
 }
 
 func writeHint(err error) error {

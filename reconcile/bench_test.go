@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/rulekeeper/rulekeeper/internal/atomicfile"
 	"github.com/rulekeeper/rulekeeper/policy"
 )
 
@@ -64,7 +65,7 @@ func BenchmarkWriteAtomic136K(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "falco_rules.yaml")
 	data := make([]byte, 136382)
 	for b.Loop() {
-		if err := writeAtomic(path, data, 0o644); err != nil {
+		if err := atomicfile.Write(path, data, 0o644); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/rulekeeper/rulekeeper/internal/noderoot"
 )
 
 // defaultRulesFiles is what Falco loads when falco.yaml names nothing
@@ -85,12 +87,7 @@ func expand(root string, entries []string) (files, missing []string, err error) 
 }
 
 // hostPath maps a node path into the sandbox root.
-func hostPath(root, p string) string {
-	if root == "" || root == "/" {
-		return p
-	}
-	return filepath.Join(root, p)
-}
+var hostPath = noderoot.Join
 
 // checkWritable refuses a path that leads, through symlinks, outside the
 // Falco config directory: an operator (or an intruder) pointing a rules file

@@ -15,7 +15,7 @@ import (
 func TestLockWaitsAcrossProcesses(t *testing.T) {
 	root := node032(t)
 	vendor := readNode(t, root, rulesPath)
-	unlock, err := Lock(opts(root).stateDir())
+	unlock, err := Lock(opts(root).StatePath())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestLockWaitsAcrossProcesses(t *testing.T) {
 // Within one process each Lock is its own open file: passes queue too.
 func TestLockWaitsInProcess(t *testing.T) {
 	root := node032(t)
-	dir := opts(root).stateDir()
+	dir := opts(root).StatePath()
 	unlock, err := Lock(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -32,7 +32,8 @@ type Options struct {
 // DefaultStateDir is where rulekeeper keeps originals and its lock.
 const DefaultStateDir = "/var/lib/rulekeeper"
 
-func (o Options) stateDir() string {
+// StatePath is the state directory as seen from here (under Root).
+func (o Options) StatePath() string {
 	d := o.StateDir
 	if d == "" {
 		d = DefaultStateDir
@@ -96,11 +97,11 @@ func (p *Plan) Empty() bool { return len(p.Files) == 0 }
 // MakePlan computes what it takes to bring the node's Falco rule files to
 // the desired state. It reads files and state and writes nothing.
 func MakePlan(d policy.Desired, o Options) (*Plan, error) {
-	st, err := LoadState(o.stateDir())
+	st, err := LoadState(o.StatePath())
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{opts: o, FalcoVersion: o.FalcoVersion, cur: map[string][]byte{}}
+	p := &Plan{opts: o, prev: st, FalcoVersion: o.FalcoVersion, cur: map[string][]byte{}}
 	if p.FalcoVersion == "" {
 		p.FalcoVersion = d.Falco.Version
 	}
@@ -188,7 +189,6 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	if st.Refused != "" && next.Inputs == st.Refused {
 		return nil, ErrRefused
 	}
-	p.prev = st
 	p.next = next
 	return p, nil
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rulekeeper/rulekeeper/internal/atomicfile"
 )
 
 // State is what rulekeeper remembers between passes, in StateDir/state.json:
@@ -86,7 +88,7 @@ func (st *State) save(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}
-	return writeAtomic(filepath.Join(dir, stateFile), append(data, '\n'), 0o600)
+	return atomicfile.Write(filepath.Join(dir, stateFile), append(data, '\n'), 0o600)
 }
 
 func (st *State) value(file, rule, field string) *Value {

@@ -25,7 +25,7 @@ func TestHelperProcess(t *testing.T) {
 	}
 	o := opts(root)
 	if os.Getenv("RULEKEEPER_TEST_HELPER_LOCK") != "" {
-		unlock, err := Lock(o.stateDir())
+		unlock, err := Lock(o.StatePath())
 		if err != nil {
 			fmt.Println(err)
 			os.Exit(3)

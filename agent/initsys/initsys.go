@@ -10,9 +10,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/rulekeeper/rulekeeper/internal/noderoot"
 )
 
 // Method names how Falco is reloaded.
@@ -86,15 +87,10 @@ func (o Options) withDefaults() Options {
 }
 
 // live reports whether Options describe the running system rather than a sandbox.
-func (o Options) live() bool { return o.Root == "" || filepath.Clean(o.Root) == "/" }
+func (o Options) live() bool { return noderoot.Live(o.Root) }
 
 // path maps an absolute path of the node into Root.
-func (o Options) path(p string) string {
-	if o.live() {
-		return p
-	}
-	return filepath.Join(o.Root, p)
-}
+func (o Options) path(p string) string { return noderoot.Join(o.Root, p) }
 
 // VerifyError says Falco did not come back with the new files.
 type VerifyError struct {

@@ -1,43 +1,17 @@
 package initsys
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"testing"
 	"time"
-)
 
-// lsbScript is an init script in the style Falco shipped up to 0.27: start-stop-daemon and a pid file.
-const lsbScript = `#!/bin/sh
-### BEGIN INIT INFO
-# Provides:          falco
-# Required-Start:    $local_fs
-# Required-Stop:     $local_fs
-# Default-Start:     2 3 4 5
-# Default-Stop:      0 1 6
-# Short-Description: Falco (stand-in)
-### END INIT INFO
-DAEMON=%s
-CONFIG=%s
-PIDFILE=/var/run/falco.pid
-export FALCO_STANDIN_LOG=/run/falco-standin.log
-case "$1" in
-  start)
-    start-stop-daemon --start --quiet --pidfile $PIDFILE --exec $DAEMON -- -c $CONFIG --daemon --pidfile=$PIDFILE ;;
-  stop)
-    start-stop-daemon --stop --quiet --retry=TERM/5/KILL/2 --pidfile $PIDFILE --exec $DAEMON
-    rm -f $PIDFILE ;;
-  restart|force-reload)
-    $0 stop; $0 start ;;
-  *)
-    echo "Usage: $0 {start|stop|restart|force-reload}" >&2; exit 1 ;;
-esac
-`
+	"github.com/rulekeeper/rulekeeper/internal/falcoservice"
+)
 
 func installInitScript(t testing.TB, n node) {
 	t.Helper()
-	if err := os.WriteFile("/etc/init.d/falco", []byte(fmt.Sprintf(lsbScript, standin, n.config)), 0o755); err != nil {
+	if err := os.WriteFile("/etc/init.d/falco", []byte(falcoservice.InitScript(standin, n.config)), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command("service", "falco", "start").CombinedOutput()

@@ -13,8 +13,8 @@ import (
 	"time"
 )
 
-// logLine is one line Falco logged; At is zero when the line carries no readable time.
-type logLine struct {
+// LogLine is one line Falco logged; At is zero when the line carries no readable time.
+type LogLine struct {
 	At   time.Time
 	Text string
 }
@@ -23,7 +23,12 @@ type logLine struct {
 type logSource interface {
 	describe() string
 	// lines returns the lines logged at or after since, oldest first.
-	lines(ctx context.Context, since time.Time) ([]logLine, error)
+	lines(ctx context.Context, since time.Time) ([]LogLine, error)
+}
+
+// UnitLog is what a systemd unit logged at or after since, oldest first.
+func UnitLog(ctx context.Context, unit string, since time.Time) ([]LogLine, error) {
+	return journal{unit: unit}.lines(ctx, since)
 }
 
 // journal reads a unit's journal with journalctl: go-systemd's sdjournal needs cgo and libsystemd.
@@ -31,7 +36,7 @@ type journal struct{ unit string }
 
 func (j journal) describe() string { return "journalctl -u " + j.unit }
 
-func (j journal) lines(ctx context.Context, since time.Time) ([]logLine, error) {
+func (j journal) lines(ctx context.Context, since time.Time) ([]LogLine, error) {
 	// --since takes whole seconds; the microsecond filter below does the rest.
 	cmd := exec.CommandContext(ctx, "journalctl", "-u", j.unit, "-o", "json", "--no-pager",
 		"--since", "@"+strconv.FormatInt(since.Unix()-1, 10))
@@ -39,7 +44,7 @@ func (j journal) lines(ctx context.Context, since time.Time) ([]logLine, error) 
 	if err != nil {
 		return nil, fmt.Errorf("journalctl -u %s: %w", j.unit, err)
 	}
-	var res []logLine
+	var res []LogLine
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -56,7 +61,7 @@ func (j journal) lines(ctx context.Context, since time.Time) ([]logLine, error) 
 			continue
 		}
 		msg, _ := e.Message.(string) // binary messages come as byte arrays: skip them
-		res = append(res, logLine{At: at, Text: msg})
+		res = append(res, LogLine{At: at, Text: msg})
 	}
 	return res, nil
 }
@@ -66,12 +71,12 @@ type logFile struct{ path string }
 
 func (f logFile) describe() string { return f.path }
 
-func (f logFile) lines(_ context.Context, since time.Time) ([]logLine, error) {
+func (f logFile) lines(_ context.Context, since time.Time) ([]LogLine, error) {
 	b, err := os.ReadFile(f.path)
 	if err != nil {
 		return nil, err
 	}
-	var res []logLine
+	var res []LogLine
 	kept := false // whether the last timed line was kept: its continuation lines follow it
 	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
 		ts, msg, ok := strings.Cut(l, ": ")
@@ -79,12 +84,12 @@ func (f logFile) lines(_ context.Context, since time.Time) ([]logLine, error) {
 		if !ok || err != nil {
 			// A continuation of a multi-line message (Falco's load errors): same time as its first line.
 			if n := len(res); kept && n > 0 && l != "" {
-				res = append(res, logLine{At: res[n-1].At, Text: l})
+				res = append(res, LogLine{At: res[n-1].At, Text: l})
 			}
 			continue
 		}
 		if kept = !at.Before(since); kept {
-			res = append(res, logLine{At: at, Text: msg})
+			res = append(res, LogLine{At: at, Text: msg})
 		}
 	}
 	return res, nil
@@ -111,7 +116,7 @@ func lastLines(ctx context.Context, src logSource, since time.Time, n int) []str
 
 // loadSeen tells from the log whether Falco loaded its rules after since: "loaded" once a
 // `Loading rules from file` line is followed by no error for settle; "failed" when an error follows.
-func loadSeen(ls []logLine, settle time.Duration, now time.Time) (state string, last time.Time) {
+func loadSeen(ls []LogLine, settle time.Duration, now time.Time) (state string, last time.Time) {
 	state = "none"
 	for _, l := range ls {
 		switch {

@@ -1,4 +1,6 @@
-package reconcile
+// Package atomicfile replaces files so that a reader, or a crash, sees the
+// old file or the new one and never a mix.
+package atomicfile
 
 import (
 	"errors"
@@ -9,13 +11,12 @@ import (
 	"syscall"
 )
 
-// writeAtomic replaces path so that a reader, or a crash, sees the old file
-// or the new one and never a mix: a temporary file in the same directory,
+// Write replaces path with data: a temporary file in the same directory,
 // fsync, rename over the target, fsync of the directory. An existing file
 // keeps its mode and owner; a new one gets mode. The temporary name starts
 // with a dot so that Falco, which loads every file of a rules directory,
 // does not read a half-written copy.
-func writeAtomic(path string, data []byte, mode fs.FileMode) error {
+func Write(path string, data []byte, mode fs.FileMode) error {
 	uid, gid := -1, -1
 	if fi, err := os.Stat(path); err == nil {
 		mode = fi.Mode().Perm()
