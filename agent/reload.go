@@ -22,6 +22,10 @@ type Reload struct {
 // put back, Falco reloaded with them, and the change is refused from now on.
 var ErrRolledBack = errors.New("Falco did not come back with the new rules files: the previous files were put back")
 
+// ErrVerifyAbandoned means the pass stopped while it verified Falco: the
+// written files stay, unverified, and nothing is rolled back or refused.
+var ErrVerifyAbandoned = errors.New("stopped while verifying that Falco loaded the new files; they stay, unverified")
+
 // reload makes Falco load what the pass wrote and checks it did; if not, it
 // puts back the previous files, reloads again and verifies again.
 func reload(ctx context.Context, r initsys.Reloader, plan *reconcile.Plan, written time.Time) (*Reload, error) {
@@ -32,6 +36,12 @@ func reload(ctx context.Context, r initsys.Reloader, plan *reconcile.Plan, writt
 		return out, nil
 	}
 	out.Error = err.Error()
+	if ctx.Err() != nil {
+		// The agent is stopping (SIGTERM, a package upgrade): the files
+		// passed every check before they were written; a verification cut
+		// short says nothing against them, so they stay.
+		return out, fmt.Errorf("%w: %w", ErrVerifyAbandoned, ctx.Err())
+	}
 	if rbErr := reconcile.Rollback(plan); rbErr != nil {
 		return out, fmt.Errorf("%w; putting the previous files back failed too: %v", err, rbErr)
 	}
