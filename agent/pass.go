@@ -35,8 +35,12 @@ type loopState struct {
 	refused  string // commit known to hold an invalid policy
 	refusal  string // the refusal last alerted, so that each is told once
 	problem  string // the error last alerted, likewise
-	status   Status
-	written  []byte // status file as last written
+	// fault is the source fault being met (faultKey), told once;
+	// faultIncident is how status tells it.
+	fault         string
+	faultIncident *Incident
+	status        Status
+	written       []byte // status file as last written
 }
 
 // pass is the one path every trigger takes: fetch, converge, report. It
@@ -55,12 +59,21 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 		return wait
 	}
 	if serr != nil {
-		w, report := ls.backoff.Failed(serr)
-		wait = w
-		if report {
+		w, _ := ls.backoff.Failed(serr)
+		if !isFault(serr, source.KindSignature) {
+			// A refused commit is not the server's fault: poll at the
+			// usual pace, so that the next signed commit lands soon.
+			wait = w
+		}
+		// One fault is one line, however its text varies from retry to
+		// retry (a server going down resets connections, then refuses
+		// them); a refused commit is one per commit.
+		if key := faultKey(serr); key != ls.fault {
+			ls.fault = key
 			d.sourceFault(ctx, serr)
 		}
 	} else if ls.backoff.Succeeded() {
+		ls.fault, ls.faultIncident = "", nil
 		d.log.Info("policy source reachable again", "commit", rev.Commit)
 	}
 
@@ -79,8 +92,11 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 	if !ls.seen.baseline() {
 		edits = nil
 	}
-	if !event && !changed && serr == nil && commit == ls.commit && len(edits) == 0 && time.Since(ls.full) < fullEvery {
-		d.alerts.ObservePass(commit, time.Since(start), 0, nil)
+	// Nothing new: no plan. A source that keeps failing does not make a
+	// pass either, once the fault was told (sourceFault): the node's files
+	// are checked on every edit and every fullEvery all the same.
+	if !event && !changed && commit == ls.commit && len(edits) == 0 && time.Since(ls.full) < fullEvery {
+		d.alerts.ObservePass(commit, time.Since(start), 0, serr)
 		return wait
 	}
 
@@ -107,9 +123,15 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 		return wait
 	}
 	d.log.Debug("pass", "event", event, "commit", commit, "edits", len(edits), "applied", applied, "files", len(out.Plan.Files))
+	if serr != nil {
+		// The source failed: rev is the last checkout, not the head of the
+		// ref, so it neither clears a refusal nor counts as news.
+		rev = source.Revision{}
+	}
 	d.converged(ctx, out, applied, rev, commit, dir, now, edits)
 	if serr != nil { // converged with what the node had; the source still failed
-		d.loop.status.LastError = &Incident{Time: time.Now().UTC(), Kind: "source", Message: serr.Error()}
+		// The fault as told when it began: a retry rewrites nothing.
+		d.loop.status.LastError = ls.faultIncident
 		d.saveStatus()
 		d.alerts.ObservePass(commit, time.Since(start), 0, serr)
 		return wait
@@ -167,14 +189,26 @@ func (d *Daemon) converged(ctx context.Context, out *Outcome, applied bool, rev 
 	ls := &d.loop
 	p := out.Plan
 	wrote := applied && out.Result != nil && len(out.Result.Written)+len(out.Result.Removed) > 0
+	// A force-push is told with the commit it brought, whether or not the
+	// node needed a change: someone rewrote the policy's history.
+	rewritten := applied && rev.Rewritten && commit == rev.Commit
 	if wrote {
 		// Converge reloaded Falco and verified it (a failure rolled back
 		// and comes back as ErrRolledBack, reported by the caller).
-		d.alerts.Emit(ctx, alert.Event{Kind: alert.Applied, Commit: commit, Diff: p.Diff(),
+		ev := alert.Event{Kind: alert.Applied, Commit: commit, Diff: p.Diff(),
 			Message: fmt.Sprintf("applied the policy%s: %s", at(commit), strings.Join(append(out.Result.Written, out.Result.Removed...), ", ")),
-			Fields:  map[string]string{"reasons": strings.Join(reasonsOf(p), ",")}})
+			Fields:  map[string]string{"reasons": strings.Join(reasonsOf(p), ",")}}
+		if rewritten {
+			markRewritten(&ev, rev.Previous)
+		}
+		d.alerts.Emit(ctx, ev)
 		ls.status.AppliedAt = time.Now().UTC()
 		ls.status.Applied = append(out.Result.Written, out.Result.Removed...)
+	} else if rewritten {
+		ev := alert.Event{Kind: alert.Applied, Commit: commit,
+			Message: fmt.Sprintf("now at commit %s; the rule files needed no change", commit)}
+		markRewritten(&ev, rev.Previous)
+		d.alerts.Emit(ctx, ev)
 	}
 
 	fresh := d.tellEdits(ctx, p, edits, applied, commit)
@@ -208,8 +242,11 @@ func (d *Daemon) converged(ctx context.Context, out *Outcome, applied bool, rev 
 		ls.status.ConvergedAt = ls.full.UTC()
 		ls.status.LastError = nil
 		ls.problem = ""
-		if commit != "" {
-			ls.status.Commit, ls.status.CommitTime = commit, rev.Time
+		if commit != "" && commit != ls.status.Commit {
+			ls.status.Commit, ls.status.CommitTime = commit, time.Time{}
+		}
+		if commit != "" && commit == rev.Commit && !rev.Time.IsZero() {
+			ls.status.CommitTime = rev.Time
 		}
 		if commit == rev.Commit && dir == rev.Dir {
 			ls.status.Refused = nil
@@ -335,9 +372,46 @@ func (d *Daemon) watch(files []string) {
 	d.Trigger()
 }
 
-// sourceFault reports a source failure once per run of equal failures.
+// markRewritten says in an applied event that its commit does not descend
+// from the one applied before: the ref was force-pushed.
+func markRewritten(ev *alert.Event, previous string) {
+	ev.Priority = "Warning"
+	ev.Message += fmt.Sprintf("; history was rewritten: the ref was force-pushed over commit %s", previous)
+	if ev.Fields == nil {
+		ev.Fields = map[string]string{}
+	}
+	ev.Fields["history_rewritten"], ev.Fields["previous"] = "true", previous
+}
+
+// faultText is a source error as operators read it: the fault's own text
+// (kind first), without the metric label wrapped around it.
+func faultText(err error) string {
+	var f *source.Fault
+	if errors.As(err, &f) {
+		return f.Error()
+	}
+	return err.Error()
+}
+
+// faultKey tells faults apart for reporting: by kind, and by commit for
+// a refused one.
+func faultKey(err error) string {
+	var f *source.Fault
+	if errors.As(err, &f) {
+		return string(f.Kind) + "\x00" + f.Commit
+	}
+	return err.Error()
+}
+
+func isFault(err error, k source.Kind) bool {
+	var f *source.Fault
+	return errors.As(err, &f) && f.Kind == k
+}
+
+// sourceFault reports a source fault; the caller calls it once per fault
+// (faultKey), not once per retry.
 func (d *Daemon) sourceFault(ctx context.Context, err error) {
-	ev := alert.Event{Kind: alert.Error, Message: "policy source: " + err.Error() + "; the node keeps its last applied state"}
+	ev := alert.Event{Kind: alert.Error, Message: "policy source: " + faultText(err) + "; the node keeps its last applied state"}
 	var f *source.Fault
 	if errors.As(err, &f) {
 		ev.Fields = map[string]string{"fault": string(f.Kind)}
@@ -348,7 +422,8 @@ func (d *Daemon) sourceFault(ctx context.Context, err error) {
 		}
 	}
 	d.alerts.Emit(ctx, ev)
-	d.loop.status.LastError = &Incident{Time: time.Now().UTC(), Kind: "source", Message: err.Error()}
+	d.loop.faultIncident = &Incident{Time: time.Now().UTC(), Kind: "source", Message: faultText(err)}
+	d.loop.status.LastError = d.loop.faultIncident
 	d.saveStatus()
 }
 

@@ -14,7 +14,7 @@ fi
 export PATH="$GOBIN:$PATH"
 count=${BENCH_COUNT:-100}
 
-go test -run '^$' -bench . -benchtime "${count}x" -count 1 ./reconcile/ .
+go test -run '^$' -bench 'Exam|Converged|WriteAtomic' -benchtime "${count}x" -count 1 ./reconcile/ .
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -24,8 +24,8 @@ func TestHTTPBasicAuth(t *testing.T) {
 	const token = "tok-3f9a1c77e2b04d5e"
 	const wrong = "tok-wrong-8c1d2e3f4a"
 	u := newUpstream(t)
-	c1 := u.commit("first", map[string]string{"policy.hcl": policyV1})
-	srv, packs := startHTTP(t, u.root, "fleet-bot", token)
+	c1 := u.Commit("first", map[string]string{"policy.hcl": policyV1})
+	srv := startHTTP(t, u.Root, "fleet-bot", token)
 	pwFile := filepath.Join(t.TempDir(), "token")
 	writeFile(t, pwFile, token+"\n")
 
@@ -36,11 +36,11 @@ func TestHTTPBasicAuth(t *testing.T) {
 		t.Fatalf("changed=%v rev=%+v", changed, rev)
 	}
 	// A poll that finds the same commit only reads the ref advertisement: no pack negotiation.
-	n := packs.Load()
-	if _, changed := mustSync(t, s); changed || packs.Load() != n {
-		t.Fatalf("unchanged poll: changed=%v, %d upload-pack requests", changed, packs.Load()-n)
+	n := srv.Packs.Load()
+	if _, changed := mustSync(t, s); changed || srv.Packs.Load() != n {
+		t.Fatalf("unchanged poll: changed=%v, %d upload-pack requests", changed, srv.Packs.Load()-n)
 	}
-	c2 := u.commit("second", map[string]string{"policy.hcl": policyV2})
+	c2 := u.Commit("second", map[string]string{"policy.hcl": policyV2})
 	if rev, _ := mustSync(t, s); rev.Commit != c2 {
 		t.Fatalf("second commit not fetched: %+v", rev)
 	}
@@ -71,28 +71,28 @@ func TestHTTPBasicAuth(t *testing.T) {
 
 func TestSSHWithKnownHosts(t *testing.T) {
 	u := newUpstream(t)
-	c1 := u.commit("first", map[string]string{"fleet/policy.hcl": policyV1})
+	c1 := u.Commit("first", map[string]string{"fleet/policy.hcl": policyV1})
 	srv := startSSHD(t)
-	key, err := os.ReadFile(srv.clientKey)
+	key, err := os.ReadFile(srv.ClientKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	keyBody := strings.Split(string(key), "\n")[1] // a line of the private key itself
 
-	s, logs := newSource(t, Config{URL: srv.url(u.bare), Path: "fleet",
-		Auth: Auth{SSHKeyFile: srv.clientKey, KnownHostsFile: srv.knownHosts}})
+	s, logs := newSource(t, Config{URL: srv.URL(u.Bare), Path: "fleet",
+		Auth: Auth{SSHKeyFile: srv.ClientKey, KnownHostsFile: srv.KnownHosts}})
 	rev, changed := mustSync(t, s)
 	if !changed || rev.Commit != c1 || readPolicy(t, rev) != policyV1 {
 		t.Fatalf("changed=%v rev=%+v", changed, rev)
 	}
-	c2 := u.commit("second", map[string]string{"fleet/policy.hcl": policyV2})
+	c2 := u.Commit("second", map[string]string{"fleet/policy.hcl": policyV2})
 	if rev, changed := mustSync(t, s); !changed || rev.Commit != c2 {
 		t.Fatalf("second commit: changed=%v rev=%+v", changed, rev)
 	}
 
 	// The server's host key is not the one in known_hosts: refused before any credential is sent.
-	other, otherLogs := newSource(t, Config{URL: srv.url(u.bare),
-		Auth: Auth{SSHKeyFile: srv.clientKey, KnownHostsFile: srv.otherKnownHosts}})
+	other, otherLogs := newSource(t, Config{URL: srv.URL(u.Bare),
+		Auth: Auth{SSHKeyFile: srv.ClientKey, KnownHostsFile: srv.OtherKnownHosts}})
 	_, _, err = other.Sync(context.Background())
 	f := wantFault(t, err, KindAuth)
 	t.Logf("fault: %v", f)
@@ -103,16 +103,16 @@ func TestSSHWithKnownHosts(t *testing.T) {
 	// A host not in known_hosts at all is refused too.
 	empty := filepath.Join(t.TempDir(), "known_hosts")
 	writeFile(t, empty, "")
-	unknown, _ := newSource(t, Config{URL: srv.url(u.bare),
-		Auth: Auth{SSHKeyFile: srv.clientKey, KnownHostsFile: empty}})
+	unknown, _ := newSource(t, Config{URL: srv.URL(u.Bare),
+		Auth: Auth{SSHKeyFile: srv.ClientKey, KnownHostsFile: empty}})
 	_, _, err = unknown.Sync(context.Background())
 	t.Logf("fault: %v", wantFault(t, err, KindAuth))
 
 	// A key the server does not authorize.
 	stranger := filepath.Join(t.TempDir(), "stranger")
 	writeKey(t, stranger)
-	refused, _ := newSource(t, Config{URL: srv.url(u.bare),
-		Auth: Auth{SSHKeyFile: stranger, KnownHostsFile: srv.knownHosts}})
+	refused, _ := newSource(t, Config{URL: srv.URL(u.Bare),
+		Auth: Auth{SSHKeyFile: stranger, KnownHostsFile: srv.KnownHosts}})
 	_, _, err = refused.Sync(context.Background())
 	t.Logf("fault: %v", wantFault(t, err, KindAuth))
 

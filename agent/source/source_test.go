@@ -78,10 +78,10 @@ func checkoutNames(t *testing.T, dir string) []string {
 
 func TestBranchOverGitDaemon(t *testing.T) {
 	u := newUpstream(t)
-	c1 := u.commit("first", map[string]string{"fleet/policy.hcl": policyV1, "README.md": "not policy\n"})
-	d := startGitDaemon(t, u.root)
+	c1 := u.Commit("first", map[string]string{"fleet/policy.hcl": policyV1, "README.md": "not policy\n"})
+	d := startGitDaemon(t, u.Root)
 	dir := t.TempDir()
-	s, logs := newSource(t, Config{URL: d.url("policy.git"), Branch: "main", Path: "fleet", Dir: dir})
+	s, logs := newSource(t, Config{URL: d.URL("policy.git"), Branch: "main", Path: "fleet", Dir: dir})
 
 	rev, changed := mustSync(t, s)
 	if !changed || rev.Commit != c1 || readPolicy(t, rev) != policyV1 {
@@ -105,7 +105,7 @@ func TestBranchOverGitDaemon(t *testing.T) {
 		t.Error("unchanged poll replaced the checkout")
 	}
 
-	c2 := u.commit("second", map[string]string{"fleet/policy.hcl": policyV2})
+	c2 := u.Commit("second", map[string]string{"fleet/policy.hcl": policyV2})
 	rev2, changed := mustSync(t, s)
 	if !changed || rev2.Commit != c2 || readPolicy(t, rev2) != policyV2 || rev2.Rewritten || rev2.Previous != c1 {
 		t.Fatalf("after a new commit: changed=%v rev=%+v", changed, rev2)
@@ -121,7 +121,7 @@ func TestBranchOverGitDaemon(t *testing.T) {
 	}
 
 	// A restarted agent finds its checkout and does not check it out again.
-	s2, _ := newSource(t, Config{URL: d.url("policy.git"), Branch: "main", Path: "fleet", Dir: dir})
+	s2, _ := newSource(t, Config{URL: d.URL("policy.git"), Branch: "main", Path: "fleet", Dir: dir})
 	rev3, changed := mustSync(t, s2)
 	if changed || rev3.Commit != c2 {
 		t.Fatalf("after restart: changed=%v rev=%+v", changed, rev3)
@@ -130,16 +130,16 @@ func TestBranchOverGitDaemon(t *testing.T) {
 
 func TestForcePushIsFollowedAndReported(t *testing.T) {
 	u := newUpstream(t)
-	c1 := u.commit("first", map[string]string{"policy.hcl": policyV1})
-	c2 := u.commit("second", map[string]string{"policy.hcl": policyV2})
-	d := startGitDaemon(t, u.root)
-	s, logs := newSource(t, Config{URL: d.url("policy.git")})
+	c1 := u.Commit("first", map[string]string{"policy.hcl": policyV1})
+	c2 := u.Commit("second", map[string]string{"policy.hcl": policyV2})
+	d := startGitDaemon(t, u.Root)
+	s, logs := newSource(t, Config{URL: d.URL("policy.git")})
 	if rev, _ := mustSync(t, s); rev.Commit != c2 {
 		t.Fatalf("got %s, want %s", rev.Commit, c2)
 	}
 
-	gitRun(t, u.work, "reset", "-q", "--hard", c1)
-	c3 := u.commit("rewritten", map[string]string{"policy.hcl": "# rewritten\n"})
+	gitRun(t, u.Work, "reset", "-q", "--hard", c1)
+	c3 := u.Commit("rewritten", map[string]string{"policy.hcl": "# rewritten\n"})
 	rev, changed := mustSync(t, s)
 	if !changed || rev.Commit != c3 || !rev.Rewritten || rev.Previous != c2 || readPolicy(t, rev) != "# rewritten\n" {
 		t.Fatalf("after force-push: changed=%v rev=%+v", changed, rev)
@@ -148,7 +148,7 @@ func TestForcePushIsFollowedAndReported(t *testing.T) {
 		t.Errorf("want one history-rewritten line, got %d:\n%s", n, logs)
 	}
 	// The next ordinary commit is a fast-forward again.
-	c4 := u.commit("after", map[string]string{"policy.hcl": policyV1})
+	c4 := u.Commit("after", map[string]string{"policy.hcl": policyV1})
 	if rev, _ := mustSync(t, s); rev.Commit != c4 || rev.Rewritten {
 		t.Fatalf("after a fast-forward: %+v", rev)
 	}
@@ -156,12 +156,12 @@ func TestForcePushIsFollowedAndReported(t *testing.T) {
 
 func TestBranchDeletedKeepsLastRevision(t *testing.T) {
 	u := newUpstream(t)
-	c1 := u.commit("first", map[string]string{"policy.hcl": policyV1})
-	d := startGitDaemon(t, u.root)
-	s, _ := newSource(t, Config{URL: d.url("policy.git"), Branch: "main"})
+	c1 := u.Commit("first", map[string]string{"policy.hcl": policyV1})
+	d := startGitDaemon(t, u.Root)
+	s, _ := newSource(t, Config{URL: d.URL("policy.git"), Branch: "main"})
 	good, _ := mustSync(t, s)
 
-	gitRun(t, u.bare, "update-ref", "-d", "refs/heads/main")
+	gitRun(t, u.Bare, "update-ref", "-d", "refs/heads/main")
 	rev, changed, err := s.Sync(context.Background())
 	f := wantFault(t, err, KindRefNotFound)
 	if !strings.Contains(f.Error(), "branch main") {
@@ -171,7 +171,7 @@ func TestBranchDeletedKeepsLastRevision(t *testing.T) {
 		t.Fatalf("last revision not kept: changed=%v rev=%+v", changed, rev)
 	}
 
-	c2 := u.commit("back", map[string]string{"policy.hcl": policyV2})
+	c2 := u.Commit("back", map[string]string{"policy.hcl": policyV2})
 	if rev, _ := mustSync(t, s); rev.Commit != c2 {
 		t.Fatalf("not recovered: %+v", rev)
 	}
@@ -179,13 +179,13 @@ func TestBranchDeletedKeepsLastRevision(t *testing.T) {
 
 func TestTagAndPinnedCommit(t *testing.T) {
 	u := newUpstream(t)
-	c1 := u.commit("first", map[string]string{"policy.hcl": policyV1})
-	gitRun(t, u.work, "tag", "-a", "-m", "release", "v1")
-	gitRun(t, u.work, "push", "-q", "origin", "v1")
-	c2 := u.commit("second", map[string]string{"policy.hcl": policyV2})
-	d := startGitDaemon(t, u.root)
+	c1 := u.Commit("first", map[string]string{"policy.hcl": policyV1})
+	gitRun(t, u.Work, "tag", "-a", "-m", "release", "v1")
+	gitRun(t, u.Work, "push", "-q", "origin", "v1")
+	c2 := u.Commit("second", map[string]string{"policy.hcl": policyV2})
+	d := startGitDaemon(t, u.Root)
 
-	tag, _ := newSource(t, Config{URL: d.url("policy.git"), Tag: "v1"})
+	tag, _ := newSource(t, Config{URL: d.URL("policy.git"), Tag: "v1"})
 	if rev, changed := mustSync(t, tag); !changed || rev.Commit != c1 || readPolicy(t, rev) != policyV1 {
 		t.Fatalf("tag: changed=%v rev=%+v", changed, rev)
 	}
@@ -193,29 +193,29 @@ func TestTagAndPinnedCommit(t *testing.T) {
 		t.Fatal("unchanged tag checked out again")
 	}
 	// A tag moved to another commit is followed.
-	gitRun(t, u.work, "tag", "-f", "-a", "-m", "moved", "v1", c2)
-	gitRun(t, u.work, "push", "-q", "-f", "origin", "v1")
+	gitRun(t, u.Work, "tag", "-f", "-a", "-m", "moved", "v1", c2)
+	gitRun(t, u.Work, "push", "-q", "-f", "origin", "v1")
 	if rev, changed := mustSync(t, tag); !changed || rev.Commit != c2 {
 		t.Fatalf("moved tag: changed=%v rev=%+v", changed, rev)
 	}
 
-	missingTag, _ := newSource(t, Config{URL: d.url("policy.git"), Tag: "v9"})
+	missingTag, _ := newSource(t, Config{URL: d.URL("policy.git"), Tag: "v9"})
 	_, _, err := missingTag.Sync(context.Background())
 	wantFault(t, err, KindRefNotFound)
 
-	pin, _ := newSource(t, Config{URL: d.url("policy.git"), Commit: c1})
+	pin, _ := newSource(t, Config{URL: d.URL("policy.git"), Commit: c1})
 	if rev, changed := mustSync(t, pin); !changed || rev.Commit != c1 || readPolicy(t, rev) != policyV1 {
 		t.Fatalf("pinned: changed=%v rev=%+v", changed, rev)
 	}
 	// A pinned commit needs no server once fetched.
-	d.stop()
+	d.Stop()
 	if rev, changed := mustSync(t, pin); changed || rev.Commit != c1 {
 		t.Fatalf("pinned, server down: changed=%v rev=%+v", changed, rev)
 	}
-	d.start()
+	d.Start()
 
 	unknown := strings.Repeat("ab", 20)
-	bad, _ := newSource(t, Config{URL: d.url("policy.git"), Commit: unknown})
+	bad, _ := newSource(t, Config{URL: d.URL("policy.git"), Commit: unknown})
 	_, _, err = bad.Sync(context.Background())
 	if f := wantFault(t, err, KindRefNotFound); f.Commit != unknown {
 		t.Errorf("fault does not name the commit: %+v", f)
@@ -224,8 +224,8 @@ func TestTagAndPinnedCommit(t *testing.T) {
 
 func TestMissingPathIsAConfigFault(t *testing.T) {
 	u := newUpstream(t)
-	c1 := u.commit("first", map[string]string{"policy.hcl": policyV1})
-	s, _ := newSource(t, Config{URL: u.bare, Path: "fleet"})
+	c1 := u.Commit("first", map[string]string{"policy.hcl": policyV1})
+	s, _ := newSource(t, Config{URL: u.Bare, Path: "fleet"})
 	_, _, err := s.Sync(context.Background())
 	f := wantFault(t, err, KindConfig)
 	if f.Commit != c1 || !strings.Contains(f.Error(), `"fleet" does not exist`) {
@@ -235,10 +235,10 @@ func TestMissingPathIsAConfigFault(t *testing.T) {
 
 func TestCorruptCloneIsRecloned(t *testing.T) {
 	u := newUpstream(t)
-	u.commit("first", map[string]string{"policy.hcl": policyV1})
-	d := startGitDaemon(t, u.root)
+	u.Commit("first", map[string]string{"policy.hcl": policyV1})
+	d := startGitDaemon(t, u.Root)
 	dir := t.TempDir()
-	s, logs := newSource(t, Config{URL: d.url("policy.git"), Dir: dir})
+	s, logs := newSource(t, Config{URL: d.URL("policy.git"), Dir: dir})
 	mustSync(t, s)
 	objects := filepath.Join(dir, "repo", "objects")
 
@@ -250,14 +250,14 @@ func TestCorruptCloneIsRecloned(t *testing.T) {
 
 	// Object files deleted, then a new commit.
 	removeObjects(t, objects)
-	c2 := u.commit("second", map[string]string{"policy.hcl": policyV2})
+	c2 := u.Commit("second", map[string]string{"policy.hcl": policyV2})
 	if rev, changed := mustSync(t, s); !changed || rev.Commit != c2 || readPolicy(t, rev) != policyV2 {
 		t.Fatalf("after deleting objects and a commit: changed=%v rev=%+v", changed, rev)
 	}
 
 	// Pack files overwritten with garbage: detected, re-cloned.
 	garbleObjects(t, objects)
-	c3 := u.commit("third", map[string]string{"policy.hcl": policyV1})
+	c3 := u.Commit("third", map[string]string{"policy.hcl": policyV1})
 	if rev, changed := mustSync(t, s); !changed || rev.Commit != c3 || readPolicy(t, rev) != policyV1 {
 		t.Fatalf("after garbling objects: changed=%v rev=%+v\n%s", changed, rev, logs)
 	}
@@ -299,13 +299,13 @@ func garbleObjects(t *testing.T, objects string) {
 
 func TestUnreachableServerRecovers(t *testing.T) {
 	u := newUpstream(t)
-	c1 := u.commit("first", map[string]string{"policy.hcl": policyV1})
-	d := startGitDaemon(t, u.root)
-	s, _ := newSource(t, Config{URL: d.url("policy.git")})
+	c1 := u.Commit("first", map[string]string{"policy.hcl": policyV1})
+	d := startGitDaemon(t, u.Root)
+	s, _ := newSource(t, Config{URL: d.URL("policy.git")})
 	mustSync(t, s)
 
-	d.stop()
-	c2 := u.commit("second", map[string]string{"policy.hcl": policyV2})
+	d.Stop()
+	c2 := u.Commit("second", map[string]string{"policy.hcl": policyV2})
 	var b Backoff
 	var reports int
 	for range 3 {
@@ -322,7 +322,7 @@ func TestUnreachableServerRecovers(t *testing.T) {
 		t.Errorf("want one report for three equal faults, got %d", reports)
 	}
 
-	d.start() // same port
+	d.Start() // same port
 	rev, changed := mustSync(t, s)
 	if !changed || rev.Commit != c2 {
 		t.Fatalf("not recovered: changed=%v rev=%+v", changed, rev)
@@ -334,8 +334,8 @@ func TestUnreachableServerRecovers(t *testing.T) {
 
 func TestLocalPathAndFileURL(t *testing.T) {
 	u := newUpstream(t)
-	c1 := u.commit("first", map[string]string{"policy.hcl": policyV1})
-	for _, url := range []string{u.bare, "file://" + u.bare} {
+	c1 := u.Commit("first", map[string]string{"policy.hcl": policyV1})
+	for _, url := range []string{u.Bare, "file://" + u.Bare} {
 		s, _ := newSource(t, Config{URL: url})
 		if rev, changed := mustSync(t, s); !changed || rev.Commit != c1 || readPolicy(t, rev) != policyV1 {
 			t.Errorf("%s: changed=%v rev=%+v", url, changed, rev)
@@ -345,9 +345,9 @@ func TestLocalPathAndFileURL(t *testing.T) {
 
 func TestLeftoversOfACrashAreCleared(t *testing.T) {
 	u := newUpstream(t)
-	c1 := u.commit("first", map[string]string{"policy.hcl": policyV1})
+	c1 := u.Commit("first", map[string]string{"policy.hcl": policyV1})
 	dir := t.TempDir()
-	s, _ := newSource(t, Config{URL: u.bare, Dir: dir})
+	s, _ := newSource(t, Config{URL: u.Bare, Dir: dir})
 	mustSync(t, s)
 	// An export cut short, and an older checkout not yet removed.
 	stale := []string{".tmp-" + c1 + "-123", strings.Repeat("0", 40)}
@@ -356,7 +356,7 @@ func TestLeftoversOfACrashAreCleared(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s2, _ := newSource(t, Config{URL: u.bare, Dir: dir})
+	s2, _ := newSource(t, Config{URL: u.Bare, Dir: dir})
 	rev, changed := mustSync(t, s2)
 	if !changed || rev.Commit != c1 {
 		t.Errorf("with two checkouts on disk the last one is unknown, want changed: changed=%v rev=%+v", changed, rev)
@@ -370,13 +370,13 @@ func TestLeftoversOfACrashAreCleared(t *testing.T) {
 // an old file must still arrive whole, without a re-clone.
 func TestRevertToContentOlderThanTheShallowClone(t *testing.T) {
 	u := newUpstream(t)
-	u.commit("first", map[string]string{"policy.hcl": policyV1})
-	u.commit("second", map[string]string{"policy.hcl": policyV2})
-	d := startGitDaemon(t, u.root)
-	s, logs := newSource(t, Config{URL: d.url("policy.git")})
+	u.Commit("first", map[string]string{"policy.hcl": policyV1})
+	u.Commit("second", map[string]string{"policy.hcl": policyV2})
+	d := startGitDaemon(t, u.Root)
+	s, logs := newSource(t, Config{URL: d.URL("policy.git")})
 	mustSync(t, s)
-	u.commit("third", map[string]string{"policy.hcl": "# three\n"})
-	c4 := u.commit("revert to first", map[string]string{"policy.hcl": policyV1})
+	u.Commit("third", map[string]string{"policy.hcl": "# three\n"})
+	c4 := u.Commit("revert to first", map[string]string{"policy.hcl": policyV1})
 	rev, changed := mustSync(t, s)
 	if !changed || rev.Commit != c4 || readPolicy(t, rev) != policyV1 || rev.Rewritten {
 		t.Fatalf("changed=%v rev=%+v", changed, rev)
@@ -390,15 +390,15 @@ func TestRevertToContentOlderThanTheShallowClone(t *testing.T) {
 // which the shallow clone never fetched.
 func TestForcePushBackToParent(t *testing.T) {
 	u := newUpstream(t)
-	c1 := u.commit("first", map[string]string{"policy.hcl": policyV1, "other.hcl": "# other\n"})
-	c2 := u.commit("second", map[string]string{"policy.hcl": policyV2, "other.hcl": ""})
-	d := startGitDaemon(t, u.root)
-	s, logs := newSource(t, Config{URL: d.url("policy.git")})
+	c1 := u.Commit("first", map[string]string{"policy.hcl": policyV1, "other.hcl": "# other\n"})
+	c2 := u.Commit("second", map[string]string{"policy.hcl": policyV2, "other.hcl": ""})
+	d := startGitDaemon(t, u.Root)
+	s, logs := newSource(t, Config{URL: d.URL("policy.git")})
 	if rev, _ := mustSync(t, s); rev.Commit != c2 {
 		t.Fatal(rev)
 	}
-	gitRun(t, u.work, "reset", "-q", "--hard", c1)
-	u.push()
+	gitRun(t, u.Work, "reset", "-q", "--hard", c1)
+	u.Push()
 	rev, changed := mustSync(t, s)
 	if !changed || rev.Commit != c1 || readPolicy(t, rev) != policyV1 || !rev.Rewritten {
 		t.Fatalf("changed=%v rev=%+v\n%s", changed, rev, logs)
