@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"github.com/rulekeeper/rulekeeper/agent/alert"
 	"github.com/rulekeeper/rulekeeper/agent/source"
 	"github.com/rulekeeper/rulekeeper/internal/noderoot"
-	"github.com/rulekeeper/rulekeeper/policy"
 	"github.com/rulekeeper/rulekeeper/reconcile"
 )
 
@@ -266,61 +264,6 @@ func (d *Daemon) converged(ctx context.Context, out *Outcome, applied bool, rev 
 	d.saveStatus()
 }
 
-// tellEdits alerts on the edits found before the pass, each once: an edit
-// left in place (mode alert, a pass that failed) is seen again by every
-// pass until someone puts the file back or a pass converges.
-func (d *Daemon) tellEdits(ctx context.Context, p *reconcile.Plan, edits []edit, applied bool, commit string) []edit {
-	ls := &d.loop
-	var fresh []edit
-	for _, e := range edits {
-		if prev, ok := ls.reported[e.Path]; !ok || !bytes.Equal(prev, e.Now) {
-			fresh = append(fresh, e)
-		}
-	}
-	for _, ev := range classify(p, fresh, applied) {
-		ev.Commit = commit
-		d.alerts.Emit(ctx, ev)
-		inc := &Incident{Time: time.Now().UTC(), Kind: string(ev.Kind), File: ev.File, Rule: ev.Rule, Message: ev.Message}
-		switch ev.Kind {
-		case alert.Drift:
-			ls.status.LastDrift = inc
-		case alert.Tamper:
-			ls.status.LastTamper = inc
-		}
-	}
-	if !applied {
-		if ls.reported == nil {
-			ls.reported = map[string][]byte{}
-		}
-		for _, e := range edits {
-			ls.reported[e.Path] = e.Now
-		}
-	}
-	if len(fresh) > 0 {
-		d.saveStatus()
-	}
-	return fresh
-}
-
-func at(commit string) string {
-	if commit == "" {
-		return ""
-	}
-	return " at commit " + commit
-}
-
-func reasonsOf(p *reconcile.Plan) []string {
-	var out []string
-	for _, fc := range p.Files {
-		for _, c := range fc.Changes {
-			if !slices.Contains(out, c.Reason) {
-				out = append(out, c.Reason)
-			}
-		}
-	}
-	return out
-}
-
 // snapshot reads the rule files (nil: missing) of the last plan and those
 // the agent has copies of.
 func (d *Daemon) snapshot(files []string) map[string][]byte {
@@ -370,112 +313,6 @@ func (d *Daemon) watch(files []string) {
 	// An edit made before the new watches were in place would go unseen
 	// until the next poll: look once more.
 	d.Trigger()
-}
-
-// markRewritten says in an applied event that its commit does not descend
-// from the one applied before: the ref was force-pushed.
-func markRewritten(ev *alert.Event, previous string) {
-	ev.Priority = "Warning"
-	ev.Message += fmt.Sprintf("; history was rewritten: the ref was force-pushed over commit %s", previous)
-	if ev.Fields == nil {
-		ev.Fields = map[string]string{}
-	}
-	ev.Fields["history_rewritten"], ev.Fields["previous"] = "true", previous
-}
-
-// faultText is a source error as operators read it: the fault's own text
-// (kind first), without the metric label wrapped around it.
-func faultText(err error) string {
-	var f *source.Fault
-	if errors.As(err, &f) {
-		return f.Error()
-	}
-	return err.Error()
-}
-
-// faultKey tells faults apart for reporting: by kind, and by commit for
-// a refused one.
-func faultKey(err error) string {
-	var f *source.Fault
-	if errors.As(err, &f) {
-		return string(f.Kind) + "\x00" + f.Commit
-	}
-	return err.Error()
-}
-
-func isFault(err error, k source.Kind) bool {
-	var f *source.Fault
-	return errors.As(err, &f) && f.Kind == k
-}
-
-// sourceFault reports a source fault; the caller calls it once per fault
-// (faultKey), not once per retry.
-func (d *Daemon) sourceFault(ctx context.Context, err error) {
-	ev := alert.Event{Kind: alert.Error, Message: "policy source: " + faultText(err) + "; the node keeps its last applied state"}
-	var f *source.Fault
-	if errors.As(err, &f) {
-		ev.Fields = map[string]string{"fault": string(f.Kind)}
-		if f.Kind == source.KindSignature {
-			ev.Kind, ev.Commit = alert.Refused, f.Commit
-			ev.Message = fmt.Sprintf("commit %s is not signed by a trusted key: not applied; the node keeps its last good state", f.Commit)
-			d.loop.status.Refused = &Incident{Time: time.Now().UTC(), Kind: "signature", Commit: f.Commit, Message: ev.Message}
-		}
-	}
-	d.alerts.Emit(ctx, ev)
-	d.loop.faultIncident = &Incident{Time: time.Now().UTC(), Kind: "source", Message: faultText(err)}
-	d.loop.status.LastError = d.loop.faultIncident
-	d.saveStatus()
-}
-
-// refuse reports a policy with errors, once per commit and set of errors.
-func (d *Daemon) refuse(ctx context.Context, commit, dir string, out *Outcome) {
-	var b bytes.Buffer
-	if out != nil {
-		_ = policy.WriteDiagnostics(&b, out.Files, out.Diags, false, 0)
-	}
-	// Name the files as they are in the repository, not in the checkout.
-	diags := strings.ReplaceAll(b.String(), dir+string(filepath.Separator), "")
-	key := "refused\x00" + commit + "\x00" + diags
-	if d.loop.refusal == key {
-		return
-	}
-	d.loop.refusal = key
-	msg := fmt.Sprintf("the policy%s has errors: nothing from it was applied; the node keeps its last good state", at(commit))
-	d.alerts.Emit(ctx, alert.Event{Kind: alert.Refused, Commit: commit, Message: msg,
-		Fields: map[string]string{"diagnostics": strings.TrimSpace(diags)}})
-	d.loop.status.Refused = &Incident{Time: time.Now().UTC(), Kind: "policy", Commit: commit, Message: msg + "\n" + diags}
-	d.saveStatus()
-}
-
-// failed reports a failed pass, once per distinct error.
-func (d *Daemon) failed(ctx context.Context, err error) {
-	if errors.Is(err, ErrInvalidPolicy) {
-		return // told by refuse
-	}
-	key := "error\x00" + err.Error()
-	if d.loop.problem == key {
-		return
-	}
-	d.loop.problem = key
-	kind, incident := alert.Error, "reconcile"
-	if errors.Is(err, ErrRolledBack) {
-		kind, incident = alert.Rollback, "rollback"
-	}
-	d.alerts.Emit(ctx, alert.Event{Kind: kind, Commit: d.loop.commit, Message: "pass failed: " + err.Error() + "; the node keeps its last good state"})
-	d.loop.status.LastError = &Incident{Time: time.Now().UTC(), Kind: incident, Message: err.Error()}
-	d.saveStatus()
-}
-
-func (d *Daemon) saveStatus() {
-	b, _ := jsonMarshal(d.loop.status)
-	if bytes.Equal(b, d.loop.written) {
-		return
-	}
-	if err := d.loop.status.write(d.stateDir); err != nil {
-		d.log.Error("writing the status file", "error", err)
-		return
-	}
-	d.loop.written = b
 }
 
 var hostPath = noderoot.Join
