@@ -1,12 +1,8 @@
 package policy
 
 import (
-	"bufio"
-	"bytes"
 	"embed"
-	"fmt"
 	"path"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -26,9 +22,12 @@ type Fields struct {
 	Version string
 	// Source is the catalogue's file name under policy/fields/.
 	Source string
+	ver    version
+
+	// The table is parsed on first use: a pass needs one catalogue at most.
+	once   sync.Once
 	names  map[string]bool
 	sorted []string
-	ver    version
 }
 
 // argFields take an argument after a dot (`%evt.arg.fd`, `%k8s.pod.label.app`)
@@ -49,59 +48,69 @@ var argFields = []string{
 // `falco --list` does not show it while upstream rule files use it.
 var pseudoFields = []string{"container.info"}
 
-// loadCatalogues parses them on first use: a pass whose outputs have no
-// %field to check does not pay for it at start-up.
-var loadCatalogues = sync.OnceValue(mustLoadCatalogues)
-
-func mustLoadCatalogues() []*Fields {
+// catalogues lists the shipped catalogues by version, oldest first; only
+// their file names are read here.
+var catalogues = func() []*Fields {
 	entries, err := fieldFiles.ReadDir("fields")
 	if err != nil {
 		panic(err)
 	}
 	var out []*Fields
 	for _, e := range entries {
-		f, err := parseCatalogue(e.Name())
-		if err != nil {
-			panic(err) // embedded data: a broken file is a build bug
+		v, ok := parseVersion(strings.TrimSuffix(e.Name(), ".md"))
+		if !ok || !strings.HasSuffix(e.Name(), ".md") {
+			panic("policy/fields/" + e.Name() + ": file name is not a Falco version") // a build bug
 		}
-		out = append(out, f)
+		out = append(out, &Fields{Version: v.String(), Source: e.Name(), ver: v})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ver.less(out[j].ver) })
 	return out
+}()
+
+// table returns the field names, parsing the file the first time.
+func (f *Fields) table() (map[string]bool, []string) {
+	f.once.Do(func() {
+		data, err := fieldFiles.ReadFile(path.Join("fields", f.Source))
+		if err != nil {
+			panic(err)
+		}
+		f.names = map[string]bool{}
+		for _, line := range strings.Split(string(data), "\n") {
+			if name, ok := fieldRow(line); ok && !f.names[name] {
+				f.names[name] = true
+				f.sorted = append(f.sorted, name)
+			}
+		}
+		if len(f.names) == 0 {
+			panic("policy/fields/" + f.Source + ": no fields found") // a build bug
+		}
+		sort.Strings(f.sorted)
+	})
+	return f.names, f.sorted
 }
 
-// fieldRow matches a table row of `falco --list --markdown`: "`name` | TYPE | ...".
-var fieldRow = regexp.MustCompile("^`([A-Za-z0-9_.]+)`\\s*\\|")
-
-func parseCatalogue(name string) (*Fields, error) {
-	data, err := fieldFiles.ReadFile(path.Join("fields", name))
-	if err != nil {
-		return nil, err
-	}
-	v, ok := parseVersion(strings.TrimSuffix(name, ".md"))
+// fieldRow reads a table row of `falco --list --markdown`: "`name` | TYPE | ...".
+func fieldRow(line string) (string, bool) {
+	rest, ok := strings.CutPrefix(line, "`")
 	if !ok {
-		return nil, fmt.Errorf("fields/%s: file name is not a Falco version", name)
+		return "", false
 	}
-	f := &Fields{Version: v.String(), Source: name, names: map[string]bool{}, ver: v}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		if m := fieldRow.FindStringSubmatch(sc.Text()); m != nil && !f.names[m[1]] {
-			f.names[m[1]] = true
-			f.sorted = append(f.sorted, m[1])
+	name, rest, ok := strings.Cut(rest, "`")
+	if !ok || name == "" || !strings.HasPrefix(strings.TrimLeft(rest, " \t"), "|") {
+		return "", false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !isFieldChar(c) {
+			return "", false
 		}
 	}
-	if len(f.names) == 0 {
-		return nil, fmt.Errorf("fields/%s: no fields found", name)
-	}
-	sort.Strings(f.sorted)
-	return f, nil
+	return name, true
 }
 
 // Catalogue returns the catalogue of the newest Falco line at or below
 // version, the oldest one when version is older than all, and the newest when
 // version is empty or not a version (an unknown Falco is most likely current).
 func Catalogue(falcoVersion string) *Fields {
-	catalogues := loadCatalogues()
 	v, ok := parseVersion(falcoVersion)
 	if !ok {
 		return catalogues[len(catalogues)-1]
@@ -116,10 +125,13 @@ func Catalogue(falcoVersion string) *Fields {
 }
 
 // Catalogues lists every shipped catalogue, oldest first.
-func Catalogues() []*Fields { return append([]*Fields(nil), loadCatalogues()...) }
+func Catalogues() []*Fields { return append([]*Fields(nil), catalogues...) }
 
 // Names returns the catalogue's field names, sorted.
-func (f *Fields) Names() []string { return append([]string(nil), f.sorted...) }
+func (f *Fields) Names() []string {
+	_, sorted := f.table()
+	return append([]string(nil), sorted...)
+}
 
 // Check tells whether an output token (`%user.uid`, `%proc.aname[2]`,
 // `%evt.arg.fd`; the `%` is optional) names a known field. When it does not,
@@ -139,7 +151,8 @@ func (f *Fields) Check(token string) (ok bool, suggestion string) {
 }
 
 func (f *Fields) known(name string) bool {
-	if f.names[name] {
+	names, _ := f.table()
+	if names[name] {
 		return true
 	}
 	for _, p := range pseudoFields {
@@ -148,7 +161,7 @@ func (f *Fields) known(name string) bool {
 		}
 	}
 	for _, a := range argFields {
-		if f.names[a] && len(name) > len(a)+1 && strings.HasPrefix(name, a+".") {
+		if names[a] && len(name) > len(a)+1 && strings.HasPrefix(name, a+".") {
 			return true
 		}
 	}
@@ -159,7 +172,8 @@ func (f *Fields) known(name string) bool {
 // enough to be a typo of it.
 func (f *Fields) closest(name string) string {
 	best, bestDist := "", len(name)/4+2
-	for _, cand := range f.sorted {
+	_, sorted := f.table()
+	for _, cand := range sorted {
 		if d := levenshtein.Distance(name, cand, nil); d < bestDist {
 			best, bestDist = cand, d
 		}
@@ -171,7 +185,8 @@ func (f *Fields) closest(name string) string {
 // Falco's formatter prints instead, followed by the rest as text.
 func (f *Fields) falcoReads(name string) string {
 	best := ""
-	for _, cand := range f.sorted {
+	_, sorted := f.table()
+	for _, cand := range sorted {
 		if len(cand) > len(best) && strings.HasPrefix(name, cand) {
 			best = cand
 		}

@@ -2,6 +2,8 @@ package reconcile
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 
 	udiff "github.com/aymanbagabas/go-udiff"
@@ -25,11 +27,44 @@ func (fc *FileChange) Diff() string {
 	case Delete:
 		to = "/dev/null"
 	}
-	d := udiff.Unified(from, to, string(fc.Old), string(fc.New))
+	d := unified(from, to, string(fc.Old), string(fc.New))
 	if fc.Action == Delete && len(fc.Old) == 0 {
 		d = fmt.Sprintf("--- %s\n+++ %s\n", from, to)
 	}
 	return d
+}
+
+// unified is udiff.Unified over only the lines that differ and their
+// context: a splice changes a few lines of a 3,000-line file, and a line diff
+// of the whole file would cost more than the rest of the pass.
+func unified(from, to, a, b string) string {
+	al, bl := strings.SplitAfter(a, "\n"), strings.SplitAfter(b, "\n")
+	pre := 0
+	for pre < len(al) && pre < len(bl) && al[pre] == bl[pre] {
+		pre++
+	}
+	suf := 0
+	for suf < len(al)-pre && suf < len(bl)-pre && al[len(al)-1-suf] == bl[len(bl)-1-suf] {
+		suf++
+	}
+	const context = 3 // udiff's
+	start := max(pre-context, 0)
+	endA, endB := min(len(al)-suf+context, len(al)), min(len(bl)-suf+context, len(bl))
+	d := udiff.Unified(from, to, strings.Join(al[start:endA], ""), strings.Join(bl[start:endB], ""))
+	if start == 0 {
+		return d
+	}
+	return hunkHeader.ReplaceAllStringFunc(d, func(h string) string {
+		m := hunkHeader.FindStringSubmatch(h)
+		return fmt.Sprintf("@@ -%s%s +%s%s @@", shift(m[1], start), m[2], shift(m[3], start), m[4])
+	})
+}
+
+var hunkHeader = regexp.MustCompile(`(?m)^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@`)
+
+func shift(n string, by int) string {
+	i, _ := strconv.Atoi(n)
+	return strconv.Itoa(i + by)
 }
 
 // Summary is one line per change, Terraform style.
