@@ -66,65 +66,11 @@ func (p *Plan) planInPlace(d policy.Desired, rf map[string]*rulesFile, defs map[
 	return nil
 }
 
-// found is a managed value as it stands in the file now.
-type found struct {
-	Value
-	item int
-	reg  region
-	cur  string
-	at   bool // the rule is still defined in the file
-	ok   bool // ... and, for a key rulekeeper inserted, the key is still there
-}
-
 func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileState) (*FileChange, *FileState, error) {
 	data := string(rf.data)
-	parsed := map[int]*yaml.Node{}
-	parse := func(i int) (*yaml.Node, error) {
-		if m, ok := parsed[i]; ok {
-			return m, nil
-		}
-		it := rf.items[i]
-		m, err := parseItem(rf.data[it.start:it.end])
-		if err != nil {
-			return nil, itemError(rf.path, it, err)
-		}
-		parsed[i] = m
-		return m, nil
-	}
-
-	// Where rulekeeper's values stand now, and whether this is still the
-	// file rulekeeper wrote (drift is put back) or a new vendor file.
-	var olds []found
-	upgrade := false
-	if prev != nil {
-		var spans [][2]int
-		carries, informative := false, false
-		for _, v := range prev.Values {
-			f := found{Value: v}
-			if i, ok := rf.lastDef(v.Rule); ok {
-				m, err := parse(i)
-				if err != nil {
-					return nil, nil, err
-				}
-				it := rf.items[i]
-				reg, err := locateManaged(rf.data[it.start:it.end], m, v.Field, v.Absent)
-				if err != nil {
-					return nil, nil, fmt.Errorf("%s:%d: rule %q: %w", rf.path, it.line, v.Rule, err)
-				}
-				f.item, f.reg, f.at, f.ok = i, reg, true, !(v.Absent && reg.absent)
-				f.cur = data[it.start+reg.start : it.start+reg.end]
-				spans = append(spans, [2]int{it.start + reg.start, it.start + reg.end})
-			}
-			if v.Original != v.Written {
-				informative = true
-				carries = carries || (f.ok && f.cur == v.Written)
-			}
-			olds = append(olds, f)
-		}
-		sort.Slice(spans, func(a, b int) bool { return spans[a][0] < spans[b][0] })
-		if sum([]byte(outside(data, spans))) != prev.Outside && (!carries || !informative) {
-			upgrade = true
-		}
+	olds, upgrade, err := rf.managed(prev)
+	if err != nil {
+		return nil, nil, err
 	}
 
 	items := map[int]bool{}
@@ -153,22 +99,7 @@ func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileS
 		var restore []edit
 		var drifted []string
 		if !upgrade {
-			for _, f := range olds {
-				if f.at && f.item == i && (f.ok || !f.Absent) {
-					orig := f.Original
-					if f.reg.absent { // the key itself was removed
-						orig = "\n" + strings.Repeat(" ", f.reg.keyCol) + f.Field + ": " + orig
-					}
-					restore = append(restore, edit{f.reg.start, f.reg.end, orig})
-					if f.cur != f.Written {
-						drifted = append(drifted, f.Field)
-					}
-				} else if f.at && f.item == i && f.Absent {
-					// The line rulekeeper inserted was removed: the item is the
-					// vendor's already, but it drifted from what was written.
-					drifted = append(drifted, f.Field)
-				}
-			}
+			restore, drifted = restoreEdits(olds, i)
 		}
 		vendor, _ := splice(text, restore)
 		next, vspans, nspans, want, values, err := desiredItem(vendor, rules[i])
@@ -206,22 +137,6 @@ func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileS
 		return nil, fst, nil
 	}
 	return &FileChange{Path: rf.path, Action: Update, Changes: changes, Old: rf.data, New: []byte(out)}, fst, nil
-}
-
-// locateManaged finds a managed value; for a key rulekeeper inserted, the
-// region covers the whole inserted line, so that restoring removes it.
-func locateManaged(text []byte, m *yaml.Node, field string, inserted bool) (region, error) {
-	reg, err := locate(text, m, field)
-	if err != nil || !inserted || reg.absent {
-		return reg, err
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == field {
-			starts := lineStarts(text)
-			reg.start = starts[m.Content[i].Line-1] - 1
-		}
-	}
-	return reg, nil
 }
 
 // desiredItem applies a rule's desired values to the vendor's item.
