@@ -106,15 +106,19 @@ func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileS
 		if err != nil {
 			return nil, nil, itemError(rf.path, it, err)
 		}
-		if err := checkItem(vendor, vspans, next, nspans, want); err != nil {
+		before, after, err := checkItem(vendor, vspans, next, nspans, want)
+		if err != nil {
 			return nil, nil, fmt.Errorf("%s:%d: rule %q: refusing to write: %w", rf.path, it.line, it.name, err)
 		}
 		fst.Values = append(fst.Values, values...)
-		ch, err := itemChanges(text, next, it, rules[i], olds, drifted, upgrade)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s:%d: %w", rf.path, it.line, err)
+		if text != next {
+			if text != vendor { // drift put back: what Falco reads now is not the vendor's
+				if before, err = readItem(text); err != nil {
+					return nil, nil, fmt.Errorf("%s:%d: rule %q: %w", rf.path, it.line, it.name, err)
+				}
+			}
+			changes = append(changes, itemChanges(text, before, after, it, rules[i], drifted, upgrade)...)
 		}
-		changes = append(changes, ch...)
 		b.WriteString(data[last:it.start])
 		base := b.Len()
 		for _, s := range nspans {
@@ -216,21 +220,10 @@ func simpleValue(vendor, v string, foldCase, bare bool) func(region) (string, st
 
 // itemChanges lists, as Falco reads them, the values that differ between the
 // item now and the item after the plan.
-func itemChanges(now, next string, it item, r policy.Rule, olds []found, drifted []string, upgrade bool) ([]Change, error) {
-	if now == next {
-		return nil, nil
-	}
-	var a, b []map[string]any
-	if err := yaml.Unmarshal([]byte(now), &a); err != nil || len(a) != 1 {
-		return nil, fmt.Errorf("rule %q does not parse: %v", it.name, err)
-	}
-	if err := yaml.Unmarshal([]byte(next), &b); err != nil || len(b) != 1 {
-		return nil, fmt.Errorf("rule %q does not parse after the edit: %v", it.name, err)
-	}
-	m, _ := parseItem([]byte(now))
+func itemChanges(now string, a, b map[string]any, it item, r policy.Rule, drifted []string, upgrade bool) []Change {
 	var out []Change
 	for _, field := range []string{"output", "priority", "enabled"} {
-		ov, nv := valueText(a[0][field]), valueText(b[0][field])
+		ov, nv := valueText(a[field]), valueText(b[field])
 		if ov == nv {
 			continue
 		}
@@ -243,15 +236,31 @@ func itemChanges(now, next string, it item, r policy.Rule, olds []found, drifted
 		case !manages(r, field):
 			reason = ReasonRestore
 		}
-		line := it.line
-		if m != nil {
-			if k := keyNode(m, field); k != nil {
-				line = it.line + k.Line - 1
-			}
-		}
-		out = append(out, Change{Rule: it.name, Field: field, Line: line, Old: ov, New: nv, Reason: reason})
+		out = append(out, Change{Rule: it.name, Field: field, Line: it.line + keyLine(now, field), Old: ov, New: nv, Reason: reason})
 	}
-	return out, nil
+	return out
+}
+
+// readItem is an item as Falco reads it.
+func readItem(text string) (map[string]any, error) {
+	var items []map[string]any
+	if err := yaml.Unmarshal([]byte(text), &items); err != nil || len(items) != 1 {
+		return nil, fmt.Errorf("does not parse: %v", err)
+	}
+	return items[0], nil
+}
+
+// keyLine is the 0-based line, within an item, of its top-level key; 0 when
+// the key is not there. The item's keys stand where its first key does.
+func keyLine(text, key string) int {
+	lines := strings.Split(text, "\n")
+	col := len(lines[0]) - len(strings.TrimLeft(strings.TrimPrefix(lines[0], "-"), " "))
+	for n, l := range lines {
+		if len(l) > col && strings.HasPrefix(l[col:], key+":") && strings.TrimLeft(l[:col], " -") == "" {
+			return n
+		}
+	}
+	return 0
 }
 
 func valueText(v any) string {
@@ -271,13 +280,4 @@ func manages(r policy.Rule, field string) bool {
 		return r.Enabled != nil
 	}
 	return false
-}
-
-func keyNode(m *yaml.Node, key string) *yaml.Node {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i]
-		}
-	}
-	return nil
 }

@@ -146,7 +146,7 @@ func redefinition(vendor string, r policy.Rule, file string, line int) (string, 
 	if err != nil {
 		return "", err
 	}
-	if err := checkItem(vendor, vspans, next, nspans, want); err != nil {
+	if _, _, err := checkItem(vendor, vspans, next, nspans, want); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("# copied from %s:%d\n%s", file, line, next), nil

@@ -50,19 +50,21 @@ func outside(text string, spans [][2]int) string {
 // valid YAML, the edited fields must read as desired, every other key must
 // read as in the vendor's item, and every byte outside the edited values
 // must be the vendor's byte.
-func checkItem(vendor string, vspans [][2]int, next string, nspans [][2]int, want map[string]string) error {
+//
+// It returns both items as Falco reads them.
+func checkItem(vendor string, vspans [][2]int, next string, nspans [][2]int, want map[string]string) (map[string]any, map[string]any, error) {
 	if outside(vendor, vspans) != outside(next, nspans) {
-		return fmt.Errorf("the edit would change bytes outside the managed values")
+		return nil, nil, fmt.Errorf("the edit would change bytes outside the managed values")
 	}
 	var before, after []map[string]any
 	if err := yaml.Unmarshal([]byte(vendor), &before); err != nil {
-		return fmt.Errorf("the rule does not parse before the edit: %w", yamlError(err))
+		return nil, nil, fmt.Errorf("the rule does not parse before the edit: %w", yamlError(err))
 	}
 	if err := yaml.Unmarshal([]byte(next), &after); err != nil {
-		return fmt.Errorf("the edited rule is not valid YAML: %w", yamlError(err))
+		return nil, nil, fmt.Errorf("the edited rule is not valid YAML: %w", yamlError(err))
 	}
 	if len(before) != 1 || len(after) != 1 {
-		return fmt.Errorf("the edit changed the number of list entries")
+		return nil, nil, fmt.Errorf("the edit changed the number of list entries")
 	}
 	for k, v := range want {
 		got, ok := after[0][k]
@@ -70,10 +72,10 @@ func checkItem(vendor string, vspans [][2]int, next string, nspans [][2]int, wan
 			continue
 		}
 		if !ok || strings.TrimSpace(fmt.Sprint(got)) != strings.TrimSpace(v) {
-			return fmt.Errorf("after the edit %s reads %q, not %q", k, fmt.Sprint(got), v)
+			return nil, nil, fmt.Errorf("after the edit %s reads %q, not %q", k, fmt.Sprint(got), v)
 		}
 		if _, isBool := got.(bool); k == "enabled" && !isBool {
-			return fmt.Errorf("after the edit enabled reads %#v, not a bool", got)
+			return nil, nil, fmt.Errorf("after the edit enabled reads %#v, not a bool", got)
 		}
 	}
 	for k, v := range before[0] {
@@ -81,15 +83,15 @@ func checkItem(vendor string, vspans [][2]int, next string, nspans [][2]int, wan
 			continue
 		}
 		if !reflect.DeepEqual(after[0][k], v) {
-			return fmt.Errorf("the edit would change %s", k)
+			return nil, nil, fmt.Errorf("the edit would change %s", k)
 		}
 	}
 	for k := range after[0] {
 		if _, edited := want[k]; !edited {
 			if _, ok := before[0][k]; !ok {
-				return fmt.Errorf("the edit would add %s", k)
+				return nil, nil, fmt.Errorf("the edit would add %s", k)
 			}
 		}
 	}
-	return nil
+	return before[0], after[0], nil
 }
