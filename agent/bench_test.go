@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rulekeeper/rulekeeper/internal/gitserve"
 )
 
 // report adds p50 and p99 of the samples to the benchmark's figures.
@@ -66,7 +68,7 @@ func BenchmarkDriftRestore(b *testing.B) {
 // gitDaemon serves dir's repositories with `git daemon` behind a counting
 // TCP proxy; it returns the git:// base URL and the byte counters.
 func gitDaemon(b *testing.B, base string) (url string, sent, recvd *atomic.Int64) {
-	port := freePort(b)
+	port := gitserve.FreePort(b)
 	cmd := exec.Command("git", "daemon", "--reuseaddr", "--export-all", "--base-path="+base,
 		"--listen=127.0.0.1", fmt.Sprintf("--port=%d", port), base)
 	if err := cmd.Start(); err != nil {
@@ -110,15 +112,6 @@ func gitDaemon(b *testing.B, base string) (url string, sent, recvd *atomic.Int64
 		time.Sleep(20 * time.Millisecond)
 	}
 	return "git://" + ln.Addr().String() + "/", sent, recvd
-}
-
-func freePort(b *testing.B) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // A poll that finds the same commit, over git:// from a local `git daemon`:

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rulekeeper/rulekeeper/agent/initsys"
+	"github.com/rulekeeper/rulekeeper/internal/gitserve"
 )
 
 // The TestLab* tests run the rulekeeper binary for real inside the lab's booted systemd
@@ -106,7 +106,7 @@ func newLabNode(t *testing.T, s labSetup) *labNode {
 		t.Fatal(err)
 	}
 	n := &labNode{t: t, repo: repo, rk: labBinary(t, repo), standin: os.Getenv("RULEKEEPER_FALCO_STANDIN"),
-		stateDir: t.TempDir(), port: labFreePort(t)}
+		stateDir: t.TempDir(), port: gitserve.FreePort(t)}
 	if n.standin == "" {
 		t.Fatal("RULEKEEPER_FALCO_STANDIN is not set: run through packaging/lab/systemd-lab.sh exec, which builds the stand-in")
 	}
@@ -158,16 +158,6 @@ func labReplace(t *testing.T, s, old, new string) string {
 		t.Fatalf("want exactly one %q in the example's falco.yaml", old)
 	}
 	return strings.Replace(s, old, new, 1)
-}
-
-func labFreePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func labSystemctl(t *testing.T, args ...string) {
