@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rulekeeper/rulekeeper/internal/atomicfile"
 )
 
@@ -40,10 +42,38 @@ func Apply(p *Plan) (*Result, error) {
 		}
 		res.Checked = true
 	}
+	for _, fc := range p.Files {
+		if err := p.writable(fc.Path); err != nil {
+			return nil, fmt.Errorf("%s: %w", fc.Path, writeHint(err))
+		}
+	}
+	// The state goes first: a state directory rulekeeper cannot write stops
+	// the pass before any rules file changes (Falco watching its files would
+	// otherwise load the new ones and the old ones again). A crash between
+	// the two leaves values that differ from the state's: the next pass
+	// takes them for drift and writes them again.
+	next := p.next
+	if len(p.Files) > 0 {
+		var files []string
+		for _, fc := range p.Files {
+			files = append(files, fc.Path)
+		}
+		next.Applied = &Applied{Time: time.Now().UTC(), Revision: p.opts.Revision, Files: files}
+	}
+	if len(p.Files) == 0 && p.prev.Inputs == next.Inputs {
+		return res, nil // converged and already recorded: write nothing at all
+	}
+	if err := next.save(p.opts.StatePath()); err != nil {
+		return nil, fmt.Errorf("saving state: %w", writeHint(err))
+	}
 	var done []*FileChange
 	for _, fc := range p.Files {
 		if err := p.write(fc, fc.New); err != nil {
-			return nil, errors.Join(fmt.Errorf("%s: %w", fc.Path, writeHint(err)), p.undo(done))
+			undo := p.undo(done)
+			if undo == nil {
+				undo = p.prev.save(p.opts.StatePath())
+			}
+			return nil, errors.Join(fmt.Errorf("%s: %w", fc.Path, writeHint(err)), undo)
 		}
 		done = append(done, fc)
 		if fc.Action == Delete {
@@ -51,16 +81,6 @@ func Apply(p *Plan) (*Result, error) {
 		} else {
 			res.Written = append(res.Written, fc.Path)
 		}
-	}
-	next := p.next
-	if len(p.Files) > 0 {
-		next.Applied = &Applied{Time: time.Now().UTC(), Revision: p.opts.Revision, Files: append(res.Written, res.Removed...)}
-	}
-	if len(p.Files) == 0 && p.prev.Inputs == next.Inputs {
-		return res, nil // converged and already recorded: write nothing at all
-	}
-	if err := next.save(p.opts.StatePath()); err != nil {
-		return nil, errors.Join(fmt.Errorf("saving state: %w", writeHint(err)), p.undo(done))
 	}
 	return res, nil
 }
@@ -90,6 +110,26 @@ func (p *Plan) undo(done []*FileChange) error {
 
 func (p *Plan) write(fc *FileChange, data []byte) error {
 	return p.put(fc.Path, data, fc.Action == Delete)
+}
+
+// writable checks that a file can be replaced: a new file is made in its
+// directory and renamed over it.
+func (p *Plan) writable(nodePath string) error {
+	path := hostPath(p.opts.Root, nodePath)
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	dir := filepath.Dir(path)
+	for {
+		if _, err := os.Stat(dir); err == nil {
+			break
+		}
+		dir = filepath.Dir(dir) // put creates missing directories
+	}
+	if err := unix.Access(dir, unix.W_OK); err != nil {
+		return &os.PathError{Op: "write", Path: dir, Err: err}
+	}
+	return nil
 }
 
 // put writes data to a node path atomically, or removes the file.
