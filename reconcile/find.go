@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 
@@ -27,7 +28,7 @@ func loadRulesFiles(paths []string, data map[string][]byte) (map[string]*rulesFi
 }
 
 func cutFile(p string, data []byte) (*rulesFile, error) {
-	if len(strings.TrimSpace(string(data))) == 0 {
+	if len(bytes.TrimSpace(data)) == 0 {
 		return &rulesFile{path: p, data: data}, nil
 	}
 	items, err := cutItems(data)

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"slices"
@@ -67,7 +68,7 @@ func (p *Plan) planInPlace(d policy.Desired, rf map[string]*rulesFile, defs map[
 }
 
 func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileState) (*FileChange, *FileState, error) {
-	data := string(rf.data)
+	data := rf.data
 	olds, upgrade, err := rf.managed(prev)
 	if err != nil {
 		return nil, nil, err
@@ -90,12 +91,15 @@ func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileS
 
 	fst := &FileState{}
 	var changes []Change
-	var b strings.Builder
+	// The new file is built once, as the bytes to write: a pass copies the
+	// 136 KB file no more than it must (each copy is fresh memory a new
+	// process pays page faults for).
+	out := make([]byte, 0, len(data)+512)
 	var spans [][2]int
 	last := 0
 	for _, i := range order {
 		it := rf.items[i]
-		text := data[it.start:it.end]
+		text := string(data[it.start:it.end])
 		var restore []edit
 		var drifted []string
 		if !upgrade {
@@ -119,28 +123,28 @@ func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileS
 			}
 			changes = append(changes, itemChanges(text, before, after, it, rules[i], drifted, upgrade)...)
 		}
-		b.WriteString(data[last:it.start])
-		base := b.Len()
+		out = append(out, data[last:it.start]...)
+		base := len(out)
 		for _, s := range nspans {
 			spans = append(spans, [2]int{base + s[0], base + s[1]})
 		}
-		b.WriteString(next)
+		out = append(out, next...)
 		last = it.end
 	}
-	b.WriteString(data[last:])
-	out := b.String()
-	if len(fst.Values) == 0 && out == data {
+	out = append(out, data[last:]...)
+	same := bytes.Equal(out, data)
+	if len(fst.Values) == 0 && same {
 		return nil, nil, nil
 	}
-	fst.SHA256 = sum([]byte(out))
-	fst.Outside = sum([]byte(outside(out, spans)))
+	fst.SHA256 = sum(out)
+	fst.Outside = sumOutside(out, spans)
 	if len(fst.Values) == 0 {
 		fst = nil
 	}
-	if out == data {
+	if same {
 		return nil, fst, nil
 	}
-	return &FileChange{Path: rf.path, Action: Update, Changes: changes, Old: rf.data, New: []byte(out)}, fst, nil
+	return &FileChange{Path: rf.path, Action: Update, Changes: changes, Old: rf.data, New: out}, fst, nil
 }
 
 // desiredItem applies a rule's desired values to the vendor's item.

@@ -55,7 +55,7 @@ func (rf *rulesFile) managed(prev *FileState) (olds []found, upgrade bool, err e
 		olds = append(olds, f)
 	}
 	sort.Slice(spans, func(a, b int) bool { return spans[a][0] < spans[b][0] })
-	upgrade = sum([]byte(outside(string(rf.data), spans))) != prev.Outside && (!carries || !informative)
+	upgrade = sumOutside(rf.data, spans) != prev.Outside && (!carries || !informative)
 	return olds, upgrade, nil
 }
 

@@ -123,3 +123,15 @@ func sum(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
 }
+
+// sumOutside is sum(outside(data, spans)) without building that copy.
+func sumOutside(data []byte, spans [][2]int) string {
+	h := sha256.New()
+	last := 0
+	for _, s := range spans {
+		h.Write(data[last:s[0]])
+		last = s[1]
+	}
+	h.Write(data[last:])
+	return hex.EncodeToString(h.Sum(nil))
+}
