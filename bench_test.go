@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/rulekeeper/rulekeeper/internal/testbuild"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,16 +17,8 @@ var regexpMikefarah = regexp.MustCompile(`mikefarah/yq.*version v4`)
 // scripts/bench.sh installs yq and runs these together, so their ratio is
 // measured on the same machine in the same run.
 
-func buildBinary(b *testing.B) string {
-	bin := filepath.Join(b.TempDir(), "rulekeeper")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 func BenchmarkProcessApplyExam(b *testing.B) {
-	bin := buildBinary(b)
+	bin := testbuild.Programs(b) // static, as the packages ship it
 	root := sandbox(b)
 	rules := filepath.Join(root, "etc/falco/falco_rules.yaml")
 	orig, _ := os.ReadFile(rules)

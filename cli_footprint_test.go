@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"github.com/rulekeeper/rulekeeper/internal/testbuild"
 	"io"
 	"net"
 	"net/http"
@@ -20,10 +21,7 @@ import (
 // polls (10 ms apart, a file:// repository), and CPU over a 60 s idle
 // window at the default 30 s interval. Run with -benchtime=1x.
 func BenchmarkIdleFootprint(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "rulekeeper")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := testbuild.Programs(b)
 	for b.Loop() {
 		start, after, polls := footprintPolls(b, bin)
 		b.ReportMetric(start, "rss-start-MB")

@@ -1,117 +1,28 @@
 package main
 
 import (
-	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
+	"path/filepath"
 	"syscall"
-	"time"
-
-	sddaemon "github.com/coreos/go-systemd/v22/daemon"
-
-	"github.com/rulekeeper/rulekeeper/agent"
-	"github.com/rulekeeper/rulekeeper/agent/alert"
-	"github.com/rulekeeper/rulekeeper/agent/initsys"
-	"github.com/rulekeeper/rulekeeper/policy"
 )
 
-// runDaemon is `rulekeeper run`: the node daemon, until SIGTERM or SIGINT
-// (exit 0). SIGHUP asks for a pass now.
+// daemonProgram is the daemon's program, installed beside rulekeeper.
+const daemonProgram = "rulekeeperd"
+
+// runDaemon is `rulekeeper run`: this process becomes rulekeeperd (same
+// pid, so systemd's Type=notify and signals reach the daemon). The daemon is
+// a program of its own because its git, HTTP and metrics code would double
+// the start-up time of every `rulekeeper apply`.
 func runDaemon(args []string, _, stderr io.Writer) int {
-	fs := flag.NewFlagSet("rulekeeper run", flag.ContinueOnError)
-	config := fs.String("config", agent.DefaultConfigFile, "the agent's configuration file")
-	root := fs.String("root", "/", "treat this directory as the node's / (every node path, the state directory's too, under it)")
-	if pos, ok := parse(fs, args, stderr); !ok || len(pos) > 0 {
-		if ok {
-			fmt.Fprintln(stderr, "usage: rulekeeper run [--config FILE] [--root DIR]")
-		}
-		return exitError
-	}
-	l := agent.LoadConfig(*config)
-	if len(l.Diags) > 0 {
-		policy.WriteDiagnostics(stderr, l.Files, l.Diags, false, 100)
-	}
-	if l.Config == nil {
-		fmt.Fprintf(stderr, "Error: %s has errors: the daemon did not start (rulekeeper validate --config %s)\n", *config, *config)
-		return exitError
-	}
-	log := alert.NewLogger(stderr, l.Config.Log.Format == "json")
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	d, err := agent.NewDaemon(l.Config, agent.DaemonOptions{Root: *root, Log: log})
+	self, err := os.Executable()
 	if err != nil {
-		log.Error("rulekeeper cannot start", "error", err)
+		fmt.Fprintln(stderr, "Error: rulekeeper run: cannot find this program's directory:", err)
 		return exitError
 	}
-	method := l.Config.Falco.Reload
-	if method == "auto" {
-		method = ""
-	}
-	r, why, err := initsys.Detect(ctx, initsys.Options{Root: *root, FalcoConfig: l.Config.Falco.Config, Method: initsys.Method(method), Logger: log})
-	if err != nil {
-		log.Error("rulekeeper cannot start", "error", err)
-		return exitError
-	}
-	d.ReloadMethod = string(r.Method()) + ": " + why
-	if r.Method() != initsys.MethodNone {
-		d.Reloader = r
-	} else {
-		log.Warn("Falco will not be reloaded", "why", why)
-	}
-	go notifySystemd(ctx, d)
-	defer sddaemon.SdNotify(false, sddaemon.SdNotifyStopping)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-hup:
-				d.Trigger()
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	log.Info("rulekeeper started", "config", *config, "root", *root, "version", version)
-	if err := d.Run(ctx); err != nil {
-		log.Error("rulekeeper stopped", "error", err)
-		return exitError
-	}
-	log.Info("rulekeeper stopped")
-	return exitOK
-}
-
-// notifySystemd speaks sd_notify when systemd started the agent with
-// Type=notify (a no-op otherwise): READY once the first pass is done, then
-// WATCHDOG at half the unit's WatchdogSec while the loop runs.
-func notifySystemd(ctx context.Context, d *agent.Daemon) {
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for d.Passes() == 0 {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
-	sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
-	every, err := sddaemon.SdWatchdogEnabled(false)
-	if err != nil || every == 0 {
-		return
-	}
-	wd := time.NewTicker(every / 2)
-	defer wd.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-wd.C:
-			sddaemon.SdNotify(false, sddaemon.SdNotifyWatchdog)
-		}
-	}
+	prog := filepath.Join(filepath.Dir(self), daemonProgram)
+	err = syscall.Exec(prog, append([]string{daemonProgram}, args...), os.Environ())
+	fmt.Fprintf(stderr, "Error: rulekeeper run starts %s: %v (the rulekeeper package installs both programs in /usr/bin; from source: go build -o %s ./cmd/rulekeeperd)\n", prog, err, filepath.Dir(self)+"/")
+	return exitError
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/rulekeeper/rulekeeper/internal/testbuild"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,10 +49,7 @@ func TestValidateConfig(t *testing.T) {
 // The daemon as a process: converges, passes on SIGHUP, exits 0 on
 // SIGTERM; status reads what it left.
 func TestRunProcess(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "rulekeeper")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := testbuild.Programs(t)
 	root := sandbox(t)
 	dir := t.TempDir()
 	policy, _ := os.ReadFile(exam + "/policy.hcl")
@@ -123,11 +121,11 @@ func TestRunProcess(t *testing.T) {
 	}
 }
 
-func TestRunBadConfig(t *testing.T) {
-	cfg := filepath.Join(t.TempDir(), "agent.hcl")
-	os.WriteFile(cfg, []byte("drift { mode = \"fix\" }\n"), 0o644)
-	code, _, errs := rk("run", "--config", cfg, "--root", t.TempDir())
-	if code != exitError || !strings.Contains(errs, "No policy source") || !strings.Contains(errs, "the daemon did not start") {
+// `rulekeeper run` without rulekeeperd beside it says what to install.
+func TestRunWithoutAgent(t *testing.T) {
+	code, _, errs := rk("run", "--config", "/nonexistent.hcl")
+	if code != exitError || !strings.Contains(errs, "rulekeeper run starts") || !strings.Contains(errs, "rulekeeperd") ||
+		!strings.Contains(errs, "go build") {
 		t.Fatalf("exit %d\n%s", code, errs)
 	}
 }

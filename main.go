@@ -30,7 +30,7 @@ var commands = map[string]command{
 	"validate": {runValidate, "validate [DIR]     check a policy (no node needed), or --config FILE the agent's; --json"},
 	"plan":     {runPlan, "plan --policy DIR  show the diff a pass would make; exit 0 none, 2 changes, 1 error"},
 	"apply":    {runApply, "apply --policy DIR edit the rule files as the policy says"},
-	"run":      {runDaemon, "run --config FILE  the node daemon: keep the rule files converged, catch drift"},
+	"run":      {runDaemon, "run --config FILE  the node daemon (rulekeeperd): keep the rule files converged, catch drift"},
 	"status":   {runStatus, "status             what the state directory says: commit, managed values, last drift or error"},
 	"version":  {runVersion, "version            print the version"},
 }

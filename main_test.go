@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/rulekeeper/rulekeeper/internal/testbuild"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -152,10 +153,7 @@ func TestValidate(t *testing.T) {
 
 // The command as users run it: a real process, real exit codes.
 func TestProcessExitCodes(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "rulekeeper")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := testbuild.Programs(t)
 	root := sandbox(t)
 	for _, step := range []struct {
 		args []string

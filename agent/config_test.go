@@ -107,6 +107,9 @@ drfit { mode = "alert" }
 }
 alert { webhook_url = "ftp://x" }
 `, []string{"3:12 Invalid commit", "5:23 Invalid alert setting"}},
+		{"webhook without a scheme", `policy_dir = "p"
+alert { webhook_url = "hooks.slack.com/services/SECRET" }
+`, []string{"2:23 Invalid alert setting"}},
 		{"both sources", `policy_dir = "p"
 source { url = "https://git.example.com/p.git" }
 `, []string{"1:1 Both source and policy_dir"}},

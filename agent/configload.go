@@ -3,6 +3,7 @@ package agent
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,8 +15,6 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
-
-	"github.com/rulekeeper/rulekeeper/agent/alert"
 )
 
 var configSchema = &hcl.BodySchema{
@@ -241,12 +240,9 @@ func (d *decoder) alert(b *hcl.Block, cfg *Config) {
 	d.int(a, "webhook_retries", &al.WebhookRetries)
 	d.duration(a, "webhook_timeout", &al.WebhookTimeout, time.Millisecond)
 	d.strList(a, "tags", &al.Tags)
-	if err := (alert.Config{WebhookURL: al.WebhookURL, WebhookRetries: al.WebhookRetries}).Validate(); err != nil {
-		at := a["webhook_url"]
-		if at == nil {
-			at = a["webhook_retries"]
-		}
-		d.errorf(at.Expr.Range().Ptr(), "Invalid alert setting", "%v.", err)
+	if u, err := url.Parse(al.WebhookURL); al.WebhookURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		// The URL itself is not repeated: it may hold a secret.
+		d.errorf(a["webhook_url"].Expr.Range().Ptr(), "Invalid alert setting", "webhook_url must be an absolute http:// or https:// URL with a host.")
 	}
 }
 

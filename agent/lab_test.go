@@ -77,7 +77,7 @@ func labBinary(t *testing.T, repo string) string {
 	st, err := os.Stat(bin)
 	if bin == "" || err != nil {
 		t.Fatalf("no rulekeeper binary (RULEKEEPER_BIN, else $GOTMPDIR/bin/rulekeeper: %q): Go is not in the lab, build it "+
-			"on the host: cd %s && CGO_ENABLED=0 go build -o \"$(bash packaging/lab/systemd-lab.sh env)/bin/rulekeeper\" .", bin, repo)
+			"on the host: cd %s && CGO_ENABLED=0 go build -o \"$(bash packaging/lab/systemd-lab.sh env)/bin/\" . ./cmd/rulekeeperd", bin, repo)
 	}
 	t.Logf("rulekeeper binary %s, built %s", bin, st.ModTime().Format(time.RFC3339))
 	return bin

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"github.com/rulekeeper/rulekeeper/internal/testwait"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,7 +42,7 @@ func TestStopWhileVerifyingKeepsTheFiles(t *testing.T) {
 		t.Fatalf("starting the stand-in: %v\n%s", err, out)
 	}
 	var pid int
-	eventually(t, 5*time.Second, "the stand-in writes its pid file", func() bool {
+	testwait.Eventually(t, 5*time.Second, "the stand-in writes its pid file", func() bool {
 		b, _ := os.ReadFile(pidFile)
 		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 		return pid > 0

@@ -62,19 +62,12 @@ func ReadStatus(dir string) (*Status, error) {
 	return st, nil
 }
 
-// write replaces the status file atomically: `status` never reads half of it.
-func (st *Status) write(dir string) error {
+// Write replaces the status file in the state directory dir atomically:
+// `status` never reads half of it.
+func (st *Status) Write(dir string) error {
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, StatusFile), append(b, '\n'), 0o644)
-}
-
-// writeFileAtomic writes a file of the state directory, creating it.
-func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	return atomicfile.Write(path, data, mode)
+	return atomicfile.WriteMkdir(filepath.Join(dir, StatusFile), append(b, '\n'), 0o644, 0o700)
 }

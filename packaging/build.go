@@ -46,7 +46,7 @@ func Build(o Options) ([]string, error) {
 	}
 	defer os.RemoveAll(work)
 
-	bin := filepath.Join(work, "rulekeeper")
+	bin := filepath.Join(work, "bin")
 	if err := compile(root, bin, o.Version, o.Arch); err != nil {
 		return nil, err
 	}
@@ -54,7 +54,7 @@ func Build(o Options) ([]string, error) {
 		root:    root,
 		files:   filepath.Join(root, "packaging"),
 		work:    work,
-		binary:  bin,
+		bin:     bin,
 		version: o.Version,
 		arch:    o.Arch,
 		mtime:   commitTime(root),
@@ -112,16 +112,17 @@ func commitTime(root string) time.Time {
 	return time.Now().UTC().Truncate(time.Second)
 }
 
-// compile builds a static, stripped rulekeeper for the target.
+// compile builds static, stripped rulekeeper and rulekeeperd for the
+// target into the directory dst.
 func compile(root, dst, version, arch string) error {
 	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false",
-		"-ldflags", "-s -w -X main.version="+version, "-o", dst, ".")
+		"-ldflags", "-s -w -X main.version="+version, "-o", dst+"/", ".", "./cmd/rulekeeperd")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build of rulekeeper: %w\n%s", err, stderr.String())
+		return fmt.Errorf("go build of rulekeeper and rulekeeperd: %w\n%s", err, stderr.String())
 	}
 	return nil
 }

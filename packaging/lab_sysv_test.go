@@ -99,7 +99,7 @@ func TestLabSysVInstall(t *testing.T) {
 			return fmt.Sprintf("pid %q (before %q)\n%s", pid, pidBefore, agentLog())
 		}
 		exe, err := os.Readlink("/proc/" + pid + "/exe")
-		if err != nil || exe != "/usr/bin/rulekeeper" {
+		if err != nil || exe != "/usr/bin/rulekeeperd" { // `rulekeeper run` became the daemon
 			return fmt.Sprintf("pid %s runs %q (%v)", pid, exe, err)
 		}
 		return ""
@@ -114,7 +114,7 @@ func TestLabSysVInstall(t *testing.T) {
 	if pid != "" && exists("/proc/"+pid) {
 		t.Errorf("the agent (pid %s) still runs after dpkg -r", pid)
 	}
-	mustBeGone(t, "dpkg -r", "/usr/bin/rulekeeper")
+	mustBeGone(t, "dpkg -r", "/usr/bin/rulekeeper", "/usr/bin/rulekeeperd")
 	mustExist(t, "dpkg -r", "/etc/rulekeeper/agent.hcl", "/var/lib/rulekeeper", "/etc/init.d/rulekeeper")
 
 	// Purge: nothing of rulekeeper is left.

@@ -2,9 +2,10 @@
 //
 //	go run ./packaging --out DIR [--version 1.2.3] [--arch amd64]
 //
-// It compiles the rulekeeper binary from this module and packs it with the
-// systemd unit, the SysV init script and the default agent configuration of
-// packaging/files, using nfpm as a library: nothing is fetched but Go modules.
+// It compiles rulekeeper and its daemon rulekeeperd from this module and
+// packs them with the systemd unit, the SysV init script and the default
+// agent configuration of packaging/files, using nfpm as a library: nothing is
+// fetched but Go modules.
 package main
 
 import (

@@ -13,6 +13,8 @@ import (
 // print them.
 var wantDeb = map[string]string{
 	"./usr/bin/rulekeeper":                     "-rwxr-xr-x",
+	"./usr/bin/rulekeeperd":                    "-rwxr-xr-x",
+	"./usr/share/man/man8/rulekeeperd.8.gz":    "-rw-r--r--",
 	"./lib/systemd/system/rulekeeper.service":  "-rw-r--r--",
 	"./etc/init.d/rulekeeper":                  "-rwxr-xr-x",
 	"./etc/rulekeeper/agent.hcl":               "-rw-r--r--",
@@ -25,6 +27,8 @@ var wantDeb = map[string]string{
 
 var wantRPM = map[string]string{
 	"/usr/bin/rulekeeper":                        "-rwxr-xr-x",
+	"/usr/bin/rulekeeperd":                       "-rwxr-xr-x",
+	"/usr/share/man/man8/rulekeeperd.8.gz":       "-rw-r--r--",
 	"/usr/lib/systemd/system/rulekeeper.service": "-rw-r--r--",
 	"/etc/rulekeeper/agent.hcl":                  "-rw-r--r--",
 	"/var/lib/rulekeeper":                        "drwx------",
@@ -66,6 +70,9 @@ func TestDebBinaryVersion(t *testing.T) {
 	run(t, "dpkg-deb", "-x", p.deb, dir)
 	if out := run(t, filepath.Join(dir, "usr/bin/rulekeeper"), "version"); strings.TrimSpace(out) != "rulekeeper 9.8.7" {
 		t.Errorf("the packaged binary says %q, want \"rulekeeper 9.8.7\"", out)
+	}
+	if out := run(t, filepath.Join(dir, "usr/bin/rulekeeperd"), "--version"); strings.TrimSpace(out) != "rulekeeperd 9.8.7" {
+		t.Errorf("the packaged daemon says %q, want \"rulekeeperd 9.8.7\"", out)
 	}
 	// The unit and the init script in the package are the ones in packaging/files.
 	for pkgPath, src := range map[string]string{

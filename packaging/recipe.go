@@ -19,7 +19,7 @@ import (
 // packaging/scripts hold the texts, this says where they go.
 type recipe struct {
 	root, files, work string
-	binary            string
+	bin               string // holds the programs rulekeeper and rulekeeperd
 	version, arch     string
 	mtime             time.Time
 }
@@ -44,13 +44,21 @@ func (r recipe) write(out string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	page8, err := os.ReadFile(filepath.Join(r.files, "files/rulekeeperd.8"))
+	if err != nil {
+		return nil, err
+	}
+	man8, err := r.gzipped(page8, "rulekeeperd.8.gz")
+	if err != nil {
+		return nil, err
+	}
 	changelog, err := r.changelog()
 	if err != nil {
 		return nil, err
 	}
 	var written []string
 	for _, format := range []string{"deb", "rpm"} {
-		info := r.info(format, man, changelog)
+		info := r.info(format, man, man8, changelog)
 		p, err := r.pack(format, info, out)
 		if err != nil {
 			return written, err
@@ -60,7 +68,7 @@ func (r recipe) write(out string) ([]string, error) {
 	return written, nil
 }
 
-func (r recipe) info(format, man, changelog string) *nfpm.Info {
+func (r recipe) info(format, man, man8, changelog string) *nfpm.Info {
 	src := func(p string) string { return filepath.Join(r.files, p) }
 	file := func(from, to string, mode os.FileMode) *files.Content {
 		return &files.Content{Source: from, Destination: to, FileInfo: &files.ContentFileInfo{Mode: mode}}
@@ -88,10 +96,13 @@ func (r recipe) info(format, man, changelog string) *nfpm.Info {
 	o.Umask = 0o022
 	o.Suggests = []string{"falco"}
 	o.Contents = files.Contents{
-		file(r.binary, "/usr/bin/rulekeeper", 0o755),
+		file(filepath.Join(r.bin, "rulekeeper"), "/usr/bin/rulekeeper", 0o755),
+		// `rulekeeper run` becomes the daemon found beside it.
+		file(filepath.Join(r.bin, "rulekeeperd"), "/usr/bin/rulekeeperd", 0o755),
 		config(src("files/agent.hcl"), "/etc/rulekeeper/agent.hcl", 0o644),
 		{Destination: "/var/lib/rulekeeper", Type: files.TypeDir, FileInfo: &files.ContentFileInfo{Mode: 0o700}},
 		file(man, "/usr/share/man/man1/rulekeeper.1.gz", 0o644),
+		file(man8, "/usr/share/man/man8/rulekeeperd.8.gz", 0o644),
 		file(src("files/copyright"), "/usr/share/doc/rulekeeper/copyright", 0o644),
 	}
 	switch format {

@@ -145,10 +145,7 @@ func (p *Plan) put(nodePath string, data []byte, remove bool) error {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real // replace the link's target, keep the link
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return atomicfile.Write(path, data, 0o644)
+	return atomicfile.WriteMkdir(path, data, 0o644, 0o755)
 }
 
 func writeHint(err error) error {

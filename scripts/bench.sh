@@ -8,8 +8,10 @@ cd "$(dirname "$0")/.."
 YQ_VERSION=v4.54.3
 export GOBIN="${GOBIN:-$PWD/.bin}"
 mkdir -p "$GOBIN"
-if ! "$GOBIN/yq" --version 2>/dev/null | grep -q "version $YQ_VERSION"; then
-  go install "github.com/mikefarah/yq/v4@$YQ_VERSION"
+if ! "$GOBIN/yq" --version 2>/dev/null | grep -q "version $YQ_VERSION" || ldd "$GOBIN/yq" >/dev/null 2>&1; then
+  # Static like rulekeeper's packages (CGO_ENABLED=0), so that neither
+  # program pays the dynamic loader while the other does not.
+  CGO_ENABLED=0 go install "github.com/mikefarah/yq/v4@$YQ_VERSION"
 fi
 export PATH="$GOBIN:$PATH"
 count=${BENCH_COUNT:-100}
@@ -18,7 +20,7 @@ go test -run '^$' -bench 'Exam|Converged|WriteAtomic' -benchtime "${count}x" -co
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-go build -o "$work/rulekeeper" .
+CGO_ENABLED=0 go build -o "$work/rulekeeper" .
 for tool in rulekeeper yq; do
   cp -r examples/cks-terminal-shell/node "$work/node-$tool"
 done

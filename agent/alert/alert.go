@@ -6,10 +6,8 @@ package alert
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"maps"
-	"net/url"
 	"os"
 	"slices"
 	"sync"
@@ -203,20 +201,4 @@ func syslogPriority(p string) int {
 		return 7
 	}
 	return -1
-}
-
-// Validate checks the configuration; the agent calls it when it loads its config file.
-func (c Config) Validate() error {
-	if c.WebhookURL == "" {
-		return nil
-	}
-	u, err := url.Parse(c.WebhookURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		// The URL itself is not repeated: it may hold a secret.
-		return errors.New("alert: webhook URL must be an absolute http:// or https:// URL with a host")
-	}
-	if c.WebhookRetries < 0 || c.WebhookQueue < 0 || c.WebhookTimeout < 0 || c.WebhookBackoff < 0 || c.HealthMaxAge < 0 {
-		return errors.New("alert: webhook retries, queue, timeout, backoff and health max age cannot be negative")
-	}
-	return nil
 }

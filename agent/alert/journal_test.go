@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/rulekeeper/rulekeeper/internal/testwait"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -69,7 +70,7 @@ func journaldChild(t *testing.T) {
 		_ = jd.Process.Signal(syscall.SIGTERM)
 		_ = jd.Wait()
 	}()
-	waitFor(t, "journald's socket", func() bool {
+	testwait.Eventually(t, 10*time.Second, "journald's socket", func() bool {
 		_, err := os.Stat("/run/systemd/journal/socket")
 		return err == nil
 	})
@@ -92,7 +93,7 @@ func journaldChild(t *testing.T) {
 	log.With("component", "source").WithGroup("git").Warn("fetch failed", "url", "https://git.example/p.git", "attempt", 2)
 
 	var entries []map[string]any
-	waitFor(t, "two rulekeeper entries in the journal", func() bool {
+	testwait.Eventually(t, 10*time.Second, "two rulekeeper entries in the journal", func() bool {
 		out, err := exec.Command("journalctl", "-D", "/run/log/journal", "-o", "json", "--no-pager",
 			"SYSLOG_IDENTIFIER=rulekeeper").Output()
 		if err != nil {
@@ -126,17 +127,6 @@ func journaldChild(t *testing.T) {
 	t.Logf("read back %d entries; first: %v", len(entries), entries[0])
 	if t.Failed() {
 		t.Logf("journald output:\n%s", jdOut.String())
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -3,8 +3,6 @@ package initsys
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"regexp"
 	"time"
 )
@@ -124,7 +122,7 @@ func (c checker) metricsMatch(ctx context.Context, conf falcoConf) string {
 	if err != nil {
 		return "cannot hash the rules files: " + err.Error()
 	}
-	body, err := get(ctx, fmt.Sprintf("http://127.0.0.1:%d/metrics", conf.port))
+	body, err := get(ctx, conf.port, "/metrics")
 	if err != nil {
 		return "falco metrics: " + err.Error()
 	}
@@ -141,32 +139,10 @@ func (c checker) metricsMatch(ctx context.Context, conf falcoConf) string {
 }
 
 func healthz(ctx context.Context, port int) error {
-	if _, err := get(ctx, fmt.Sprintf("http://127.0.0.1:%d/healthz", port)); err != nil {
+	if _, err := get(ctx, port, "/healthz"); err != nil {
 		return fmt.Errorf("falco /healthz: %w", err)
 	}
 	return nil
-}
-
-func get(ctx context.Context, url string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return string(b), nil
 }
 
 func (c checker) fail(since time.Time, reason string) error {

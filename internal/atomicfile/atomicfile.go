@@ -66,3 +66,11 @@ func Write(path string, data []byte, mode fs.FileMode) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// WriteMkdir is Write after creating the missing directories with dirMode.
+func WriteMkdir(path string, data []byte, mode, dirMode fs.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), dirMode); err != nil {
+		return err
+	}
+	return Write(path, data, mode)
+}

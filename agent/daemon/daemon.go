@@ -1,9 +1,10 @@
-package agent
+package daemon
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rulekeeper/rulekeeper/agent"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -24,8 +25,8 @@ import (
 	"github.com/rulekeeper/rulekeeper/policy"
 )
 
-// DaemonOptions are the daemon's settings that do not come from its config file.
-type DaemonOptions struct {
+// Options are the daemon's settings that do not come from its config file.
+type Options struct {
 	Root     string               // sandbox root: every node path, the state directory's too, under it
 	Log      *slog.Logger         // nil: discard
 	Registry *prometheus.Registry // nil: a fresh one
@@ -41,14 +42,14 @@ type Daemon struct {
 	// ReloadMethod names the Reloader's method for `rulekeeper status`.
 	ReloadMethod string
 
-	cfg      *Config
+	cfg      *agent.Config
 	root     string
 	stateDir string // host path
 	log      *slog.Logger
 	alerts   *alert.Alerter
 	src      *source.Source // nil with a local policy folder
 	node     policy.Node
-	falco    Falco
+	falco    agent.Falco
 	watcher  *watch.Watcher
 	lock     *os.File
 
@@ -62,10 +63,10 @@ type Daemon struct {
 	loop loopState // touched by the loop goroutine only
 }
 
-// NewDaemon prepares a daemon: it takes the state directory's daemon lock
+// New prepares a daemon: it takes the state directory's daemon lock
 // (one daemon per node), checks the source settings and starts watching.
 // Nothing is fetched or written before Run.
-func NewDaemon(cfg *Config, o DaemonOptions) (*Daemon, error) {
+func New(cfg *agent.Config, o Options) (*Daemon, error) {
 	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -102,8 +103,8 @@ func NewDaemon(cfg *Config, o DaemonOptions) (*Daemon, error) {
 		WebhookRetries: cfg.Alert.WebhookRetries, WebhookTimeout: cfg.Alert.WebhookTimeout,
 		Hostname: host, Tags: cfg.Alert.Tags, Metrics: cfg.Metrics.Listen != "", HealthMaxAge: cfg.Metrics.HealthMaxAge,
 	}, log, o.Registry)
-	d.falco = FindFalco(cfg.Falco.Binary)
-	d.node = Facts(o.Root, cfg.Node.Hostname, cfg.Node.Labels, d.falco.Version)
+	d.falco = agent.FindFalco(cfg.Falco.Binary)
+	d.node = agent.Facts(o.Root, cfg.Node.Hostname, cfg.Node.Labels, d.falco.Version)
 	if d.watcher, err = watch.New(nil, cfg.Drift.Quiet, log); err != nil {
 		return fail(err)
 	}
@@ -112,8 +113,8 @@ func NewDaemon(cfg *Config, o DaemonOptions) (*Daemon, error) {
 		return fail(err)
 	}
 	d.loop.backoff = source.Backoff{Min: cfg.Interval, Max: max(5*time.Minute, cfg.Interval)}
-	d.loop.status = Status{Source: d.sourceName(), Mode: cfg.Drift.Mode}
-	if old, err := ReadStatus(d.stateDir); err == nil && old != nil {
+	d.loop.status = agent.Status{Source: d.sourceName(), Mode: cfg.Drift.Mode}
+	if old, err := agent.ReadStatus(d.stateDir); err == nil && old != nil {
 		// Keep what a previous run knew; this run's settings win.
 		d.loop.status = *old
 		d.loop.status.Source, d.loop.status.Mode = d.sourceName(), cfg.Drift.Mode

@@ -1,9 +1,10 @@
-package agent
+package daemon
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rulekeeper/rulekeeper/agent"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -36,8 +37,8 @@ type loopState struct {
 	// fault is the source fault being met (faultKey), told once;
 	// faultIncident is how status tells it.
 	fault         string
-	faultIncident *Incident
-	status        Status
+	faultIncident *agent.Incident
+	status        agent.Status
 	written       []byte // status file as last written
 }
 
@@ -99,7 +100,7 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 	}
 
 	out, applied, err := d.converge(ctx, dir, commit, len(edits) > 0)
-	if errors.Is(err, ErrInvalidPolicy) {
+	if errors.Is(err, agent.ErrInvalidPolicy) {
 		d.refuse(ctx, commit, dir, out)
 		if gdir, gcommit := d.good(); gdir != "" && gdir != dir {
 			if d.src != nil {
@@ -156,18 +157,18 @@ func (d *Daemon) sync(ctx context.Context) (source.Revision, bool, error) {
 
 // converge runs Converge. In drift mode alert, when rule files were edited,
 // it plans first and applies only if the plan restores no managed value.
-func (d *Daemon) converge(ctx context.Context, dir, commit string, edited bool) (*Outcome, bool, error) {
-	in := Input{PolicyDir: dir, Node: d.node, Reloader: d.Reloader, Reconcile: reconcile.Options{
+func (d *Daemon) converge(ctx context.Context, dir, commit string, edited bool) (*agent.Outcome, bool, error) {
+	in := agent.Input{PolicyDir: dir, Node: d.node, Reloader: d.Reloader, Reconcile: reconcile.Options{
 		Root: d.root, StateDir: d.cfg.StateDir, FalcoBinary: d.falco.Binary,
 		FalcoVersion: d.falco.Version, Revision: commit}}
-	if d.cfg.Drift.Mode == DriftAlert && edited {
-		out, err := Converge(ctx, in)
+	if d.cfg.Drift.Mode == agent.DriftAlert && edited {
+		out, err := agent.Converge(ctx, in)
 		if err != nil || hasReason(out.Plan, reconcile.ReasonDrift) {
 			return out, false, err
 		}
 	}
 	in.Apply = true
-	out, err := Converge(ctx, in)
+	out, err := agent.Converge(ctx, in)
 	return out, err == nil, err
 }
 
@@ -183,7 +184,7 @@ func hasReason(p *reconcile.Plan, reason string) bool {
 }
 
 // converged records a successful pass: reload, alerts, copies, watches, status.
-func (d *Daemon) converged(ctx context.Context, out *Outcome, applied bool, rev source.Revision, commit, dir string, now map[string][]byte, edits []edit) {
+func (d *Daemon) converged(ctx context.Context, out *agent.Outcome, applied bool, rev source.Revision, commit, dir string, now map[string][]byte, edits []edit) {
 	ls := &d.loop
 	p := out.Plan
 	wrote := applied && out.Result != nil && len(out.Result.Written)+len(out.Result.Removed) > 0

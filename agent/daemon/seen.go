@@ -1,9 +1,10 @@
-package agent
+package daemon
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/rulekeeper/rulekeeper/internal/atomicfile"
 	"io/fs"
 	"net/url"
 	"os"
@@ -103,7 +104,7 @@ func (s *seenStore) replace(files map[string][]byte) error {
 				delete(s.files, p)
 			}
 		case !had || !bytes.Equal(old, b):
-			if err := writeFileAtomic(name, b, 0o600); err != nil {
+			if err := atomicfile.WriteMkdir(name, b, 0o600, 0o700); err != nil {
 				errs = append(errs, fmt.Errorf("keeping a copy of %s: %w", p, err))
 				continue
 			}

@@ -1,9 +1,11 @@
-package agent
+package daemon
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/rulekeeper/rulekeeper/agent"
+	"github.com/rulekeeper/rulekeeper/internal/testwait"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -17,7 +19,7 @@ import (
 )
 
 const (
-	examDir   = "../examples/cks-terminal-shell"
+	examDir   = "../../examples/cks-terminal-shell"
 	rulesPath = "/etc/falco/falco_rules.yaml"
 	examRule  = "Terminal shell in container"
 	examLine  = "    NEW SHELL!!! user_id=%user.uid repo=%container.image.repository\n"
@@ -60,7 +62,7 @@ func newLab(t testing.TB, o labOpts) *lab {
 		t.Fatal(err)
 	}
 	if o.mode == "" {
-		o.mode = DriftRestore
+		o.mode = agent.DriftRestore
 	}
 	if o.interval == "" {
 		o.interval = "1s"
@@ -122,9 +124,9 @@ func (l *lab) commit(name, content string) string {
 	return l.git("rev-parse", "HEAD")
 }
 
-func (l *lab) config() *Config {
+func (l *lab) config() *agent.Config {
 	l.t.Helper()
-	ld := LoadConfig(l.cfgFile)
+	ld := agent.LoadConfig(l.cfgFile)
 	if ld.Config == nil {
 		l.t.Fatalf("config: %v", ld.Diags)
 	}
@@ -133,7 +135,7 @@ func (l *lab) config() *Config {
 
 func (l *lab) start() {
 	l.t.Helper()
-	d, err := NewDaemon(l.config(), DaemonOptions{Root: l.root, Log: testLog(l.t)})
+	d, err := New(l.config(), Options{Root: l.root, Log: testLog(l.t)})
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -200,20 +202,9 @@ func (l *lab) writeRules(how, content string) {
 }
 
 // eventually waits until cond holds.
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func (l *lab) waitConverged(within time.Duration) {
 	l.t.Helper()
-	eventually(l.t, within, "the exam's output is not in falco_rules.yaml", func() bool {
+	testwait.Eventually(l.t, within, "the exam's output is not in falco_rules.yaml", func() bool {
 		return strings.Contains(l.rules(), "  output: >\n"+examLine)
 	})
 }
@@ -276,7 +267,7 @@ func (r *receiver) events(kind string) []hookEvent {
 func (r *receiver) wait(t testing.TB, within time.Duration, kind string, pred func(hookEvent) bool) hookEvent {
 	t.Helper()
 	var found hookEvent
-	eventually(t, within, "no "+kind+" alert matching; got:\n"+r.dump(), func() bool {
+	testwait.Eventually(t, within, "no "+kind+" alert matching; got:\n"+r.dump(), func() bool {
 		for _, e := range r.events(kind) {
 			if pred == nil || pred(e) {
 				found = e

@@ -1,4 +1,4 @@
-package agent
+package daemon
 
 // Reporting: what a pass found and did, told once through the alerter and
 // the status file.
@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rulekeeper/rulekeeper/agent"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -33,7 +34,7 @@ func (d *Daemon) tellEdits(ctx context.Context, p *reconcile.Plan, edits []edit,
 	for _, ev := range classify(p, fresh, applied) {
 		ev.Commit = commit
 		d.alerts.Emit(ctx, ev)
-		inc := &Incident{Time: time.Now().UTC(), Kind: string(ev.Kind), File: ev.File, Rule: ev.Rule, Message: ev.Message}
+		inc := &agent.Incident{Time: time.Now().UTC(), Kind: string(ev.Kind), File: ev.File, Rule: ev.Rule, Message: ev.Message}
 		switch ev.Kind {
 		case alert.Drift:
 			ls.status.LastDrift = inc
@@ -120,17 +121,17 @@ func (d *Daemon) sourceFault(ctx context.Context, err error) {
 		if f.Kind == source.KindSignature {
 			ev.Kind, ev.Commit = alert.Refused, f.Commit
 			ev.Message = fmt.Sprintf("commit %s is not signed by a trusted key: not applied; the node keeps its last good state", f.Commit)
-			d.loop.status.Refused = &Incident{Time: time.Now().UTC(), Kind: "signature", Commit: f.Commit, Message: ev.Message}
+			d.loop.status.Refused = &agent.Incident{Time: time.Now().UTC(), Kind: "signature", Commit: f.Commit, Message: ev.Message}
 		}
 	}
 	d.alerts.Emit(ctx, ev)
-	d.loop.faultIncident = &Incident{Time: time.Now().UTC(), Kind: "source", Message: faultText(err)}
+	d.loop.faultIncident = &agent.Incident{Time: time.Now().UTC(), Kind: "source", Message: faultText(err)}
 	d.loop.status.LastError = d.loop.faultIncident
 	d.saveStatus()
 }
 
 // refuse reports a policy with errors, once per commit and set of errors.
-func (d *Daemon) refuse(ctx context.Context, commit, dir string, out *Outcome) {
+func (d *Daemon) refuse(ctx context.Context, commit, dir string, out *agent.Outcome) {
 	var b bytes.Buffer
 	if out != nil {
 		_ = policy.WriteDiagnostics(&b, out.Files, out.Diags, false, 0)
@@ -145,13 +146,13 @@ func (d *Daemon) refuse(ctx context.Context, commit, dir string, out *Outcome) {
 	msg := fmt.Sprintf("the policy%s has errors: nothing from it was applied; the node keeps its last good state", at(commit))
 	d.alerts.Emit(ctx, alert.Event{Kind: alert.Refused, Commit: commit, Message: msg,
 		Fields: map[string]string{"diagnostics": strings.TrimSpace(diags)}})
-	d.loop.status.Refused = &Incident{Time: time.Now().UTC(), Kind: "policy", Commit: commit, Message: msg + "\n" + diags}
+	d.loop.status.Refused = &agent.Incident{Time: time.Now().UTC(), Kind: "policy", Commit: commit, Message: msg + "\n" + diags}
 	d.saveStatus()
 }
 
 // failed reports a failed pass, once per distinct error.
 func (d *Daemon) failed(ctx context.Context, err error) {
-	if errors.Is(err, ErrInvalidPolicy) {
+	if errors.Is(err, agent.ErrInvalidPolicy) {
 		return // told by refuse
 	}
 	key := "error\x00" + err.Error()
@@ -160,11 +161,11 @@ func (d *Daemon) failed(ctx context.Context, err error) {
 	}
 	d.loop.problem = key
 	kind, incident := alert.Error, "reconcile"
-	if errors.Is(err, ErrRolledBack) {
+	if errors.Is(err, agent.ErrRolledBack) {
 		kind, incident = alert.Rollback, "rollback"
 	}
 	d.alerts.Emit(ctx, alert.Event{Kind: kind, Commit: d.loop.commit, Message: "pass failed: " + err.Error() + "; the node keeps its last good state"})
-	d.loop.status.LastError = &Incident{Time: time.Now().UTC(), Kind: incident, Message: err.Error()}
+	d.loop.status.LastError = &agent.Incident{Time: time.Now().UTC(), Kind: incident, Message: err.Error()}
 	d.saveStatus()
 }
 
@@ -173,7 +174,7 @@ func (d *Daemon) saveStatus() {
 	if bytes.Equal(b, d.loop.written) {
 		return
 	}
-	if err := d.loop.status.write(d.stateDir); err != nil {
+	if err := d.loop.status.Write(d.stateDir); err != nil {
 		d.log.Error("writing the status file", "error", err)
 		return
 	}

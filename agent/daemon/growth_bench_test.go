@@ -1,8 +1,10 @@
-package agent
+package daemon
 
 import (
 	"bufio"
 	"fmt"
+	"github.com/rulekeeper/rulekeeper/internal/testbuild"
+	"github.com/rulekeeper/rulekeeper/internal/testwait"
 	"net"
 	"net/http"
 	"os"
@@ -35,7 +37,7 @@ func BenchmarkPollGrowthInProcess(b *testing.B) {
 					srv := gitserve.StartDaemon(b, filepath.Dir(l.repo))
 					cfg.Source.URL = srv.URL(filepath.Base(l.repo))
 				}
-				d, err := NewDaemon(cfg, DaemonOptions{Root: l.root})
+				d, err := New(cfg, Options{Root: l.root})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -43,7 +45,7 @@ func BenchmarkPollGrowthInProcess(b *testing.B) {
 				l.waitConverged(10 * time.Second)
 				base := d.Passes()
 				for _, n := range growthAt {
-					eventually(b, 10*time.Minute, fmt.Sprintf("%d polls", n), func() bool { return d.Passes()-base >= n })
+					testwait.Eventually(b, 10*time.Minute, fmt.Sprintf("%d polls", n), func() bool { return d.Passes()-base >= n })
 					heap, goroutines, fds := inProcessMemory(b)
 					b.Logf("%s after %5d polls: heap in use %.2f MB, goroutines %d, open files %d, RSS %.1f MB",
 						proto, n, heap, goroutines, fds, rssMB(b, os.Getpid()))
@@ -71,11 +73,7 @@ func inProcessMemory(b *testing.B) (heapMB float64, goroutines, fds int) {
 // The built binary's RSS over many no-change polls (10 ms apart) of a
 // file:// repository, sampled at each of growthAt. -benchtime=1x.
 func BenchmarkPollGrowthRSS(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "rulekeeper")
-	build := exec.Command("go", "build", "-o", bin, "github.com/rulekeeper/rulekeeper")
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := testbuild.Programs(b)
 	for b.Loop() {
 		l := newLab(b, labOpts{interval: "10ms"})
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -98,12 +96,12 @@ func BenchmarkPollGrowthRSS(b *testing.B) {
 		}
 		b.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
 		passes := func() int64 { return scrapePasses("http://" + addr + "/metrics") }
-		eventually(b, 20*time.Second, "the daemon did not finish a pass", func() bool { return passes() >= 1 })
+		testwait.Eventually(b, 20*time.Second, "the daemon did not finish a pass", func() bool { return passes() >= 1 })
 		time.Sleep(time.Second) // settle, as the start figure of BenchmarkIdleFootprint
 		b.ReportMetric(rssMB(b, cmd.Process.Pid), "rss-MB@start")
 		base := passes()
 		for _, n := range growthAt {
-			eventually(b, 10*time.Minute, fmt.Sprintf("%d polls", n), func() bool { return passes()-base >= n })
+			testwait.Eventually(b, 10*time.Minute, fmt.Sprintf("%d polls", n), func() bool { return passes()-base >= n })
 			rss := rssMB(b, cmd.Process.Pid)
 			b.Logf("after %5d polls: RSS %.1f MB", n, rss)
 			b.ReportMetric(rss, fmt.Sprintf("rss-MB@%d", n))

@@ -1,7 +1,9 @@
-package agent
+package daemon
 
 import (
 	"fmt"
+	"github.com/rulekeeper/rulekeeper/agent"
+	"github.com/rulekeeper/rulekeeper/internal/testwait"
 	"io"
 	"net"
 	"net/http"
@@ -23,12 +25,12 @@ func TestDaemonConvergesAndFollowsCommits(t *testing.T) {
 
 	policy, _ := os.ReadFile(examDir + "/policy.hcl")
 	next := l.commit("policy.hcl", replaceOnce(t, string(policy), `prefix  = "NEW SHELL!!!"`, `prefix  = "SHELL SPAWNED!"`))
-	eventually(t, 10*time.Second, "the new commit's prefix is not applied", func() bool {
+	testwait.Eventually(t, 10*time.Second, "the new commit's prefix is not applied", func() bool {
 		return strings.Contains(l.rules(), "  output: >\n    SHELL SPAWNED! user_id=%user.uid")
 	})
 	l.hook.wait(t, 5*time.Second, "applied", func(e hookEvent) bool { return e.f("commit") == next })
-	eventually(t, 5*time.Second, "status does not name the new commit", func() bool {
-		st, err := ReadStatus(l.host("/var/lib/rulekeeper"))
+	testwait.Eventually(t, 5*time.Second, "status does not name the new commit", func() bool {
+		st, err := agent.ReadStatus(l.host("/var/lib/rulekeeper"))
 		return err == nil && st != nil && st.Commit == next
 	})
 	if n := len(l.hook.events("drift")) + len(l.hook.events("tamper")); n != 0 {
@@ -46,7 +48,7 @@ func TestDriftRestored(t *testing.T) {
 			l.waitConverged(10 * time.Second)
 			want := l.rules()
 			l.writeRules(how, replaceOnce(t, want, "NEW SHELL!!!", "OLD SHELL"))
-			eventually(t, 5*time.Second, "the drift was not restored", func() bool { return l.rules() == want })
+			testwait.Eventually(t, 5*time.Second, "the drift was not restored", func() bool { return l.rules() == want })
 			e := l.hook.wait(t, 5*time.Second, "drift", nil)
 			if e.f("file") != rulesPath || e.f("rule") != examRule || e.f("restored") != "true" ||
 				!strings.Contains(e.f("old"), "NEW SHELL!!!") || !strings.Contains(e.f("new"), "OLD SHELL") {
@@ -64,7 +66,7 @@ func TestDriftRestored(t *testing.T) {
 func TestDriftAlertOnly(t *testing.T) {
 	for _, how := range []string{"in place", "rename"} {
 		t.Run(how, func(t *testing.T) {
-			l := newLab(t, labOpts{mode: DriftAlert, interval: "100ms"})
+			l := newLab(t, labOpts{mode: agent.DriftAlert, interval: "100ms"})
 			l.start()
 			l.waitConverged(10 * time.Second)
 			drifted := replaceOnce(t, l.rules(), "NEW SHELL!!!", "OLD SHELL")
@@ -80,7 +82,7 @@ func TestDriftAlertOnly(t *testing.T) {
 			if n := len(l.hook.events("drift")); n != 1 {
 				t.Fatalf("%d drift alerts, want 1:\n%s", n, l.hook.dump())
 			}
-			st, _ := ReadStatus(l.host("/var/lib/rulekeeper"))
+			st, _ := agent.ReadStatus(l.host("/var/lib/rulekeeper"))
 			if st == nil || st.LastDrift == nil || st.LastDrift.Rule != examRule {
 				t.Fatalf("status: %+v", st)
 			}
@@ -91,7 +93,7 @@ func TestDriftAlertOnly(t *testing.T) {
 // An edit outside the managed values is tampering: reported with a diff in
 // both modes, and left as it is.
 func TestTamperReported(t *testing.T) {
-	for _, mode := range []string{DriftRestore, DriftAlert} {
+	for _, mode := range []string{agent.DriftRestore, agent.DriftAlert} {
 		for _, tc := range []struct{ name, old, new, inDiff string }{
 			{"condition blanked", sshCond, "  condition: never_true\n", "+  condition: never_true"},
 			{"rule disabled", "  tags: [container, shell, mitre_execution]\n", "  tags: [container, shell, mitre_execution]\n  enabled: false\n", "+  enabled: false"},
@@ -131,7 +133,7 @@ func TestUpgradeReapplied(t *testing.T) {
 	upgraded := replaceOnce(t, string(vendor), sshCond, "  condition: (inbound_outbound) and ssh_port and not allowed_ssh_hosts and not proc.name=sshd\n")
 	l.writeRules("rename", upgraded)
 	want := replaceOnce(t, upgraded, "  output: >\n    A shell was spawned in a container", "  output: >\n"+examLine+"    A shell was spawned in a container")
-	eventually(t, 5*time.Second, "the policy was not re-applied on the new vendor file", func() bool { return l.rules() == want })
+	testwait.Eventually(t, 5*time.Second, "the policy was not re-applied on the new vendor file", func() bool { return l.rules() == want })
 	l.hook.wait(t, 5*time.Second, "applied", func(e hookEvent) bool { return e.f("reason") == "upgrade" })
 	time.Sleep(300 * time.Millisecond)
 	if n := len(l.hook.events("tamper")) + len(l.hook.events("drift")); n != 0 {
@@ -160,20 +162,20 @@ func TestInvalidCommitKeepsLastGood(t *testing.T) {
 	if l.rules() != converged {
 		t.Fatal("the invalid commit changed the rules file")
 	}
-	st, _ := ReadStatus(l.host("/var/lib/rulekeeper"))
+	st, _ := agent.ReadStatus(l.host("/var/lib/rulekeeper"))
 	if st == nil || st.Commit != good || st.Refused == nil || st.Refused.Commit != bad {
 		t.Fatalf("status: %+v", st)
 	}
 	// Drift is still put back, by the last good policy.
 	l.writeRules("in place", replaceOnce(t, converged, "NEW SHELL!!!", "OLD SHELL"))
-	eventually(t, 5*time.Second, "drift not restored while the head commit is invalid", func() bool { return l.rules() == converged })
+	testwait.Eventually(t, 5*time.Second, "drift not restored while the head commit is invalid", func() bool { return l.rules() == converged })
 
 	fixed := l.commit("policy.hcl", replaceOnce(t, string(policy), `prefix  = "NEW SHELL!!!"`, `prefix  = "FIXED!"`))
-	eventually(t, 10*time.Second, "the fixed commit was not applied", func() bool {
+	testwait.Eventually(t, 10*time.Second, "the fixed commit was not applied", func() bool {
 		return strings.Contains(l.rules(), "    FIXED! user_id=%user.uid")
 	})
-	eventually(t, 5*time.Second, "status", func() bool {
-		st, _ := ReadStatus(l.host("/var/lib/rulekeeper"))
+	testwait.Eventually(t, 5*time.Second, "status", func() bool {
+		st, _ := agent.ReadStatus(l.host("/var/lib/rulekeeper"))
 		return st != nil && st.Commit == fixed && st.Refused == nil
 	})
 }
@@ -181,7 +183,7 @@ func TestInvalidCommitKeepsLastGood(t *testing.T) {
 // Triggers that arrive during a pass queue exactly one more pass.
 func TestSingleFlight(t *testing.T) {
 	l := newLab(t, labOpts{local: true, interval: "1h"})
-	d, err := NewDaemon(l.config(), DaemonOptions{Root: l.root})
+	d, err := New(l.config(), Options{Root: l.root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +229,7 @@ func TestOneDaemonPerStateDir(t *testing.T) {
 	l := newLab(t, labOpts{local: true, interval: "1h"})
 	l.start()
 	l.waitConverged(10 * time.Second)
-	if _, err := NewDaemon(l.config(), DaemonOptions{Root: l.root}); err == nil || !strings.Contains(err.Error(), "another rulekeeper daemon") {
+	if _, err := New(l.config(), Options{Root: l.root}); err == nil || !strings.Contains(err.Error(), "another rulekeeper daemon") {
 		t.Fatalf("second daemon: %v", err)
 	}
 }
@@ -261,7 +263,7 @@ func TestDriftWhileStopped(t *testing.T) {
 	l.stop()
 	l.writeRules("in place", replaceOnce(t, want, "NEW SHELL!!!", "OLD SHELL"))
 	l.start()
-	eventually(t, 5*time.Second, "the drift made while stopped was not restored", func() bool { return l.rules() == want })
+	testwait.Eventually(t, 5*time.Second, "the drift made while stopped was not restored", func() bool { return l.rules() == want })
 	l.hook.wait(t, 5*time.Second, "drift", nil)
 }
 
@@ -286,7 +288,7 @@ func TestMetricsServed(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	eventually(t, 5*time.Second, "metrics without the applied commit", func() bool {
+	testwait.Eventually(t, 5*time.Second, "metrics without the applied commit", func() bool {
 		code, body := get("/metrics")
 		return code == 200 && strings.Contains(body, `rulekeeper_applied_commit_info{commit="`+head+`"} 1`)
 	})

@@ -1,9 +1,11 @@
-package agent
+package daemon
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/rulekeeper/rulekeeper/agent"
+	"github.com/rulekeeper/rulekeeper/internal/testwait"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -71,12 +73,12 @@ alert {
   webhook_retries = 0
 }
 `, url, source, n.hook.srv.URL))
-	ld := LoadConfig(cfgFile)
+	ld := agent.LoadConfig(cfgFile)
 	if ld.Config == nil {
 		t.Fatalf("config: %v", ld.Diags)
 	}
 	log := slog.New(slog.NewTextHandler(n.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	d, err := NewDaemon(ld.Config, DaemonOptions{Root: n.root, Log: log})
+	d, err := New(ld.Config, Options{Root: n.root, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,16 +127,16 @@ func (n *srcNode) has(prefix string) bool {
 
 func (n *srcNode) waitApplied(prefix, commit string) {
 	n.t.Helper()
-	eventually(n.t, 15*time.Second, "the output with "+prefix+" is not in falco_rules.yaml", func() bool { return n.has(prefix) })
-	eventually(n.t, 5*time.Second, "status does not name commit "+commit, func() bool {
+	testwait.Eventually(n.t, 15*time.Second, "the output with "+prefix+" is not in falco_rules.yaml", func() bool { return n.has(prefix) })
+	testwait.Eventually(n.t, 5*time.Second, "status does not name commit "+commit, func() bool {
 		st := n.status()
 		return st != nil && st.Commit == commit
 	})
 }
 
-func (n *srcNode) status() *Status {
+func (n *srcNode) status() *agent.Status {
 	n.t.Helper()
-	st, err := ReadStatus(n.state)
+	st, err := agent.ReadStatus(n.state)
 	if err != nil {
 		n.t.Fatal(err)
 	}
@@ -155,7 +157,7 @@ func (n *srcNode) lines(s string) int {
 // waitLine waits for a log line holding s.
 func (n *srcNode) waitLine(s string, within time.Duration) {
 	n.t.Helper()
-	eventually(n.t, within, "no log line with "+s, func() bool { return n.lines(s) > 0 })
+	testwait.Eventually(n.t, within, "no log line with "+s, func() bool { return n.lines(s) > 0 })
 }
 
 // between runs f while no pass runs: passes run one after the other, so
@@ -165,7 +167,7 @@ func (n *srcNode) between(f func()) {
 	n.pause.Lock()
 	defer n.pause.Unlock()
 	want := n.d.Passes() + 1
-	eventually(n.t, 15*time.Second, "no next pass", func() bool { return n.d.Passes() >= want })
+	testwait.Eventually(n.t, 15*time.Second, "no next pass", func() bool { return n.d.Passes() >= want })
 	f()
 }
 
@@ -174,7 +176,7 @@ func (n *srcNode) faultTold(kind string) {
 	n.t.Helper()
 	n.waitLine("policy source: "+kind, 10*time.Second)
 	n.hook.wait(n.t, 5*time.Second, "error", func(e hookEvent) bool { return e.f("fault") == kind })
-	eventually(n.t, 5*time.Second, "status does not show the "+kind+" fault", func() bool {
+	testwait.Eventually(n.t, 5*time.Second, "status does not show the "+kind+" fault", func() bool {
 		st := n.status()
 		return st != nil && st.LastError != nil && strings.HasPrefix(st.LastError.Message, kind)
 	})
@@ -185,7 +187,7 @@ func (n *srcNode) faultTold(kind string) {
 func (n *srcNode) polls(k int64) {
 	n.t.Helper()
 	want := n.d.Passes() + k
-	eventually(n.t, 15*time.Second, fmt.Sprintf("fewer than %d more passes", k), func() bool { return n.d.Passes() >= want })
+	testwait.Eventually(n.t, 15*time.Second, fmt.Sprintf("fewer than %d more passes", k), func() bool { return n.d.Passes() >= want })
 }
 
 // faultOnce checks that the fault met by the last polls was told once: one
@@ -223,7 +225,7 @@ func (n *srcNode) faultOnce(kind, inLine, prefix, commit string) {
 // recovered checks the one "reachable again" line and a clean status.
 func (n *srcNode) recovered() {
 	n.t.Helper()
-	eventually(n.t, 5*time.Second, "status still shows the fault", func() bool {
+	testwait.Eventually(n.t, 5*time.Second, "status still shows the fault", func() bool {
 		st := n.status()
 		return st != nil && st.LastError == nil
 	})
@@ -287,7 +289,7 @@ func TestSourceAuthRefused(t *testing.T) {
 	n.recovered()
 	n.stop() // every alert delivered
 
-	st, err := os.ReadFile(filepath.Join(n.state, StatusFile))
+	st, err := os.ReadFile(filepath.Join(n.state, agent.StatusFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,7 +478,7 @@ func TestSourceSignedCommits(t *testing.T) {
 
 	d := up.SignedCommit("D", map[string]string{"policy.hcl": examPolicy(t, "SIGNED D!")}, trusted)
 	n.waitApplied("SIGNED D!", d)
-	eventually(t, 5*time.Second, "status still shows the refusal", func() bool {
+	testwait.Eventually(t, 5*time.Second, "status still shows the refusal", func() bool {
 		st := n.status()
 		return st.Refused == nil && st.LastError == nil
 	})

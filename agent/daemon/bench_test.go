@@ -1,4 +1,4 @@
-package agent
+package daemon
 
 import (
 	"context"
@@ -121,7 +121,7 @@ func BenchmarkNoChangePoll(b *testing.B) {
 	url, sent, recvd := gitDaemon(b, filepath.Dir(l.repo))
 	cfg := l.config()
 	cfg.Source.URL = url + filepath.Base(l.repo)
-	d, err := NewDaemon(cfg, DaemonOptions{Root: l.root})
+	d, err := New(cfg, Options{Root: l.root})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,0 +1,136 @@
+// Command rulekeeperd is the node daemon: it keeps Falco's rule files
+// converged on the policy in git and puts drift back. Users start it as
+// `rulekeeper run`, which becomes this program; it is a program of its own
+// so that the command line (apply, plan, validate) does not load the git,
+// HTTP and metrics code only the daemon uses. See README.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/rulekeeper/rulekeeper/agent"
+	"github.com/rulekeeper/rulekeeper/agent/alert"
+	"github.com/rulekeeper/rulekeeper/agent/daemon"
+	"github.com/rulekeeper/rulekeeper/agent/initsys"
+	"github.com/rulekeeper/rulekeeper/policy"
+)
+
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+// run is the daemon, until SIGTERM or SIGINT (exit 0). SIGHUP asks for a
+// pass now.
+func run(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("rulekeeper run", flag.ContinueOnError)
+	config := fs.String("config", agent.DefaultConfigFile, "the agent's configuration file")
+	root := fs.String("root", "/", "treat this directory as the node's / (every node path, the state directory's too, under it)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return 1
+	}
+	if *showVersion {
+		fmt.Println("rulekeeperd", version)
+		return 0
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: rulekeeper run [--config FILE] [--root DIR]")
+		return 1
+	}
+	l := agent.LoadConfig(*config)
+	if len(l.Diags) > 0 {
+		policy.WriteDiagnostics(stderr, l.Files, l.Diags, false, 100)
+	}
+	if l.Config == nil {
+		fmt.Fprintf(stderr, "Error: %s has errors: the daemon did not start (rulekeeper validate --config %s)\n", *config, *config)
+		return 1
+	}
+	log := alert.NewLogger(stderr, l.Config.Log.Format == "json")
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	d, err := daemon.New(l.Config, daemon.Options{Root: *root, Log: log})
+	if err != nil {
+		log.Error("rulekeeper cannot start", "error", err)
+		return 1
+	}
+	method := l.Config.Falco.Reload
+	if method == "auto" {
+		method = ""
+	}
+	r, why, err := initsys.Detect(ctx, initsys.Options{Root: *root, FalcoConfig: l.Config.Falco.Config, Method: initsys.Method(method), Logger: log})
+	if err != nil {
+		log.Error("rulekeeper cannot start", "error", err)
+		return 1
+	}
+	d.ReloadMethod = string(r.Method()) + ": " + why
+	if r.Method() != initsys.MethodNone {
+		d.Reloader = r
+	} else {
+		log.Warn("Falco will not be reloaded", "why", why)
+	}
+	go notifySystemd(ctx, d)
+	defer sddaemon.SdNotify(false, sddaemon.SdNotifyStopping)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				d.Trigger()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	log.Info("rulekeeper started", "config", *config, "root", *root, "version", version)
+	if err := d.Run(ctx); err != nil {
+		log.Error("rulekeeper stopped", "error", err)
+		return 1
+	}
+	log.Info("rulekeeper stopped")
+	return 0
+}
+
+// notifySystemd speaks sd_notify when systemd started the agent with
+// Type=notify (a no-op otherwise): READY once the first pass is done, then
+// WATCHDOG at half the unit's WatchdogSec while the loop runs.
+func notifySystemd(ctx context.Context, d *daemon.Daemon) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for d.Passes() == 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+	sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
+	every, err := sddaemon.SdWatchdogEnabled(false)
+	if err != nil || every == 0 {
+		return
+	}
+	wd := time.NewTicker(every / 2)
+	defer wd.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wd.C:
+			sddaemon.SdNotify(false, sddaemon.SdNotifyWatchdog)
+		}
+	}
+}

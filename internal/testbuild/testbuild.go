@@ -1,0 +1,24 @@
+// Package testbuild builds rulekeeper's programs for the tests that run them
+// as processes, the way the packages build them (static: CGO_ENABLED=0).
+package testbuild
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// Programs builds rulekeeper and rulekeeperd (which `rulekeeper run`
+// becomes) into a temporary directory and returns rulekeeper's path.
+func Programs(tb testing.TB) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	cmd := exec.Command("go", "build", "-o", dir+"/",
+		"github.com/rulekeeper/rulekeeper", "github.com/rulekeeper/rulekeeper/cmd/rulekeeperd")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
+	}
+	return filepath.Join(dir, "rulekeeper")
+}
