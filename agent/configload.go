@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -164,7 +165,7 @@ func (d *decoder) config(body hcl.Body) *Config {
 	return cfg
 }
 
-var fullSHA = regexp.MustCompile(`^[0-9a-fA-F]{40}$`)
+var fullSHA = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-fA-F]{40}$`) })
 
 func (d *decoder) source(b *hcl.Block, cfg *Config) *SourceConfig {
 	content, diags := b.Body.Content(blockSchemas["source"])
@@ -190,7 +191,7 @@ func (d *decoder) source(b *hcl.Block, cfg *Config) *SourceConfig {
 	}
 	d.str(a, "branch", &s.Branch)
 	d.str(a, "tag", &s.Tag)
-	if d.str(a, "commit", &s.Commit) && !fullSHA.MatchString(s.Commit) {
+	if d.str(a, "commit", &s.Commit) && !fullSHA().MatchString(s.Commit) {
 		d.errorf(a["commit"].Expr.Range().Ptr(), "Invalid commit", "Give the full 40-character SHA-1: a short one is ambiguous.")
 	}
 	if d.str(a, "path", &s.Path) && (filepath.IsAbs(s.Path) || strings.HasPrefix(filepath.Clean(s.Path), "..")) {

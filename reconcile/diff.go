@@ -1,10 +1,12 @@
 package reconcile
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	udiff "github.com/aymanbagabas/go-udiff"
 )
@@ -27,7 +29,7 @@ func (fc *FileChange) Diff() string {
 	case Delete:
 		to = "/dev/null"
 	}
-	d := unified(from, to, string(fc.Old), string(fc.New))
+	d := unified(from, to, fc.Old, fc.New)
 	if fc.Action == Delete && len(fc.Old) == 0 {
 		d = fmt.Sprintf("--- %s\n+++ %s\n", from, to)
 	}
@@ -36,31 +38,63 @@ func (fc *FileChange) Diff() string {
 
 // unified is udiff.Unified over only the lines that differ and their
 // context: a splice changes a few lines of a 3,000-line file, and a line diff
-// of the whole file would cost more than the rest of the pass.
-func unified(from, to, a, b string) string {
-	al, bl := strings.SplitAfter(a, "\n"), strings.SplitAfter(b, "\n")
-	pre := 0
-	for pre < len(al) && pre < len(bl) && al[pre] == bl[pre] {
-		pre++
-	}
+// of the whole file would cost more than the rest of the pass. The common
+// head and tail are found on the bytes, so the file is neither copied nor
+// split into lines.
+func unified(from, to string, a, b []byte) string {
+	pre := commonPrefix(a, b)
+	pre = bytes.LastIndexByte(a[:pre], '\n') + 1 // back to a line start
 	suf := 0
-	for suf < len(al)-pre && suf < len(bl)-pre && al[len(al)-1-suf] == bl[len(bl)-1-suf] {
-		suf++
+	for n := min(len(a), len(b)) - pre; suf < n && a[len(a)-1-suf] == b[len(b)-1-suf]; suf++ {
+	}
+	for suf > 0 && !(lineStart(a, len(a)-suf) && lineStart(b, len(b)-suf)) {
+		suf--
 	}
 	const context = 3 // udiff's
-	start := max(pre-context, 0)
-	endA, endB := min(len(al)-suf+context, len(al)), min(len(bl)-suf+context, len(bl))
-	d := udiff.Unified(from, to, strings.Join(al[start:endA], ""), strings.Join(bl[start:endB], ""))
-	if start == 0 {
+	start := pre
+	for k := 0; k < context && start > 0; k++ {
+		start = bytes.LastIndexByte(a[:start-1], '\n') + 1
+	}
+	endA := len(a) - suf
+	for k := 0; k < context && endA < len(a); k++ {
+		if i := bytes.IndexByte(a[endA:], '\n'); i >= 0 {
+			endA += i + 1
+		} else {
+			endA = len(a)
+		}
+	}
+	endB := len(b) - (len(a) - endA) // the tail is the same bytes in both
+	d := udiff.Unified(from, to, string(a[start:endA]), string(b[start:endB]))
+	line := bytes.Count(a[:start], []byte("\n"))
+	if line == 0 {
 		return d
 	}
-	return hunkHeader.ReplaceAllStringFunc(d, func(h string) string {
-		m := hunkHeader.FindStringSubmatch(h)
-		return fmt.Sprintf("@@ -%s%s +%s%s @@", shift(m[1], start), m[2], shift(m[3], start), m[4])
+	re := hunkHeader()
+	return re.ReplaceAllStringFunc(d, func(h string) string {
+		m := re.FindStringSubmatch(h)
+		return fmt.Sprintf("@@ -%s%s +%s%s @@", shift(m[1], line), m[2], shift(m[3], line), m[4])
 	})
 }
 
-var hunkHeader = regexp.MustCompile(`(?m)^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@`)
+// commonPrefix is the length of the bytes a and b start with, compared a
+// block at a time.
+func commonPrefix(a, b []byte) int {
+	const block = 256
+	n, i := min(len(a), len(b)), 0
+	for i+block <= n && bytes.Equal(a[i:i+block], b[i:i+block]) {
+		i += block
+	}
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return i
+}
+
+func lineStart(x []byte, i int) bool { return i == 0 || x[i-1] == '\n' }
+
+var hunkHeader = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?m)^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@`)
+})
 
 func shift(n string, by int) string {
 	i, _ := strconv.Atoi(n)

@@ -9,13 +9,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
 
 var syscallEROFS = syscall.EROFS
 
-var falcoVersionRE = regexp.MustCompile(`Falco version:\s*v?(\d+\.\d+\.\d+\S*)`)
+var falcoVersionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`Falco version:\s*v?(\d+\.\d+\.\d+\S*)`) })
 
 // FalcoVersion asks a falco binary for its version (`falco --version`).
 func FalcoVersion(bin string) (string, error) {
@@ -25,7 +26,7 @@ func FalcoVersion(bin string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s --version: %w: %s", bin, err, firstLine(out))
 	}
-	m := falcoVersionRE.FindSubmatch(out)
+	m := falcoVersionRE().FindSubmatch(out)
 	if m == nil {
 		return "", fmt.Errorf("%s --version: no \"Falco version:\" in %q", bin, firstLine(out))
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // loadOrder is the list of files Falco will load once the plan is applied:
@@ -50,7 +51,7 @@ func loadsAfter(order []string, own string, defs map[string]def) error {
 	return nil
 }
 
-var versionRE = regexp.MustCompile(`^v?(\d+)\.(\d+)\.(\d+)`)
+var versionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^v?(\d+)\.(\d+)\.(\d+)`) })
 
 // versionAtLeast compares Falco versions by their first three numbers.
 func versionAtLeast(v, min string) bool {
@@ -62,7 +63,7 @@ func versionAtLeast(v, min string) bool {
 }
 
 func parseVersion(v string) []int {
-	m := versionRE.FindStringSubmatch(strings.TrimSpace(v))
+	m := versionRE().FindStringSubmatch(strings.TrimSpace(v))
 	if m == nil {
 		return nil
 	}

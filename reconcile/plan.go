@@ -139,13 +139,14 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 		p.cur[f] = data
 	}
 	hashes := map[string]string{}
-	for f, b := range p.cur {
-		hashes[f] = sum(b)
-	}
-	inputs := inputsHash(d, p.Strategy, p.FalcoVersion, all, hashes)
-	if inputs == st.Inputs {
-		p.next = st
-		return p, nil
+	if st.Inputs != "" { // skip all work when nothing changed since the last pass
+		for f, b := range p.cur {
+			hashes[f] = sum(b)
+		}
+		if inputsHash(d, p.Strategy, p.FalcoVersion, all, hashes) == st.Inputs {
+			p.next = st
+			return p, nil
+		}
 	}
 	rf, err := loadRulesFiles(vendor, p.cur)
 	if err != nil {
@@ -183,6 +184,11 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 			hashes[fc.Path] = fst.SHA256
 		default:
 			hashes[fc.Path] = sum(fc.New)
+		}
+	}
+	for _, f := range p.order {
+		if _, ok := hashes[f]; !ok {
+			hashes[f] = sum(p.cur[f])
 		}
 	}
 	next.Inputs = inputsHash(d, p.Strategy, p.FalcoVersion, p.order, hashes)

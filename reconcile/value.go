@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -48,7 +49,7 @@ func yamlError(err error) error {
 		return errors.New(msg)
 	}
 	line := 0
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+	if m := yamlLine().FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = msg[len(m[0]):]
 	}
@@ -71,13 +72,13 @@ func isParserProblem(msg string) bool {
 	return false
 }
 
-var yamlLine = regexp.MustCompile(`^line (\d+): `)
+var yamlLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^line (\d+): `) })
 
 // itemError speaks of a file's line where err, from parsing one cut item,
 // counts lines from the item's first line.
 func itemError(file string, it item, err error) error {
 	msg, line := err.Error(), it.line
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+	if m := yamlLine().FindStringSubmatch(msg); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		line, msg = it.line+n-1, msg[len(m[0]):]
 	}

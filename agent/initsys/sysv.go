@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -17,7 +18,7 @@ type sysvReloader struct {
 }
 
 // reloadCase finds a `reload)` case label (not `force-reload)`) in an init script.
-var reloadCase = regexp.MustCompile(`(?m)(^|[\s|(])reload\s*[)|]`)
+var reloadCase = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)(^|[\s|(])reload\s*[)|]`) })
 
 func newSysV(o Options) (*sysvReloader, error) {
 	b, err := os.ReadFile(o.path(o.InitScript))
@@ -25,7 +26,7 @@ func newSysV(o Options) (*sysvReloader, error) {
 		return nil, fmt.Errorf("sysv: %w", err)
 	}
 	r := &sysvReloader{o: o, action: "restart"}
-	if reloadCase.Match(b) {
+	if reloadCase().Match(b) {
 		r.action = "reload"
 	}
 	return r, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"sync"
 	"time"
 )
 
@@ -114,7 +115,9 @@ func (c checker) once(ctx context.Context, since time.Time, conf falcoConf, have
 	return result{ok: true, weak: weak}
 }
 
-var hashLine = regexp.MustCompile(`falcosecurity_falco_sha256_rules_files_info\{[^}]*file_name="([^"]*)"[^}]*sha256="([0-9a-f]+)"`)
+var hashLine = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`falcosecurity_falco_sha256_rules_files_info\{[^}]*file_name="([^"]*)"[^}]*sha256="([0-9a-f]+)"`)
+})
 
 // metricsMatch returns "" when Falco's metrics report the hash of every rules file on disk.
 func (c checker) metricsMatch(ctx context.Context, conf falcoConf) string {
@@ -127,7 +130,7 @@ func (c checker) metricsMatch(ctx context.Context, conf falcoConf) string {
 		return "falco metrics: " + err.Error()
 	}
 	got := map[string]string{}
-	for _, m := range hashLine.FindAllStringSubmatch(body, -1) {
+	for _, m := range hashLine().FindAllStringSubmatch(body, -1) {
 		got[m[1]] = m[2]
 	}
 	for f, h := range want {
