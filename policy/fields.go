@@ -3,6 +3,7 @@ package policy
 import (
 	"embed"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -24,10 +25,13 @@ type Fields struct {
 	Source string
 	ver    version
 
-	// The table is parsed on first use: a pass needs one catalogue at most.
-	once   sync.Once
-	names  map[string]bool
-	sorted []string
+	// The text is read, and the table parsed, on first use: a pass needs
+	// one catalogue at most, and most passes only look a few rows up.
+	textOnce sync.Once
+	data     string
+	once     sync.Once
+	names    map[string]bool
+	sorted   []string
 }
 
 // argFields take an argument after a dot (`%evt.arg.fd`, `%k8s.pod.label.app`)
@@ -67,15 +71,22 @@ var catalogues = func() []*Fields {
 	return out
 }()
 
-// table returns the field names, parsing the file the first time.
-func (f *Fields) table() (map[string]bool, []string) {
-	f.once.Do(func() {
+func (f *Fields) text() string {
+	f.textOnce.Do(func() {
 		data, err := fieldFiles.ReadFile(path.Join("fields", f.Source))
 		if err != nil {
 			panic(err)
 		}
+		f.data = string(data)
+	})
+	return f.data
+}
+
+// table returns the field names, parsing the file the first time.
+func (f *Fields) table() (map[string]bool, []string) {
+	f.once.Do(func() {
 		f.names = map[string]bool{}
-		for _, line := range strings.Split(string(data), "\n") {
+		for _, line := range strings.Split(f.text(), "\n") {
 			if name, ok := fieldRow(line); ok && !f.names[name] {
 				f.names[name] = true
 				f.sorted = append(f.sorted, name)
@@ -150,22 +161,37 @@ func (f *Fields) Check(token string) (ok bool, suggestion string) {
 	return false, ""
 }
 
+// known answers from the catalogue's text: a pass checks a handful of
+// fields, and finding their rows costs a tenth of building the table.
 func (f *Fields) known(name string) bool {
-	names, _ := f.table()
-	if names[name] {
+	if slices.Contains(pseudoFields, name) || f.hasRow(name) {
 		return true
 	}
-	for _, p := range pseudoFields {
-		if name == p {
-			return true
-		}
-	}
 	for _, a := range argFields {
-		if names[a] && len(name) > len(a)+1 && strings.HasPrefix(name, a+".") {
+		if len(name) > len(a)+1 && strings.HasPrefix(name, a+".") && f.hasRow(a) {
 			return true
 		}
 	}
 	return false
+}
+
+// hasRow tells whether the catalogue has a row for the field name.
+func (f *Fields) hasRow(name string) bool {
+	text, quoted := f.text(), "`"+name+"`"
+	for i := 0; ; {
+		j := strings.Index(text[i:], quoted)
+		if j < 0 {
+			return false
+		}
+		at := i + j
+		if at == 0 || text[at-1] == '\n' {
+			line, _, _ := strings.Cut(text[at:], "\n")
+			if n, ok := fieldRow(line); ok && n == name {
+				return true
+			}
+		}
+		i = at + 1
+	}
 }
 
 // closest finds the known field nearest to name by edit distance, close

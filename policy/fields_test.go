@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -105,6 +107,33 @@ func TestUpstreamOutputsAreKnown(t *testing.T) {
 		}
 		if outputs < 20 || tokens < 100 {
 			t.Errorf("%s: only %d outputs and %d tokens read; the extraction is broken", file, outputs, tokens)
+		}
+	}
+}
+
+// known reads the catalogue's text instead of its table: both must agree.
+func TestKnownAgreesWithTheTable(t *testing.T) {
+	for _, c := range Catalogues() {
+		table, names := c.table()
+		byTable := func(name string) bool {
+			if table[name] || slices.Contains(pseudoFields, name) {
+				return true
+			}
+			for _, a := range argFields {
+				if table[a] && len(name) > len(a)+1 && strings.HasPrefix(name, a+".") {
+					return true
+				}
+			}
+			return false
+		}
+		tokens := []string{"evt.arg.fd", "evt.arg.", "container.info", "user.uidd", "", "k8s.pod.label.app"}
+		for _, n := range names {
+			tokens = append(tokens, n, n+"x", "x"+n, n[:len(n)-1], n+".y")
+		}
+		for _, tok := range tokens {
+			if got, want := c.known(tok), byTable(tok); got != want {
+				t.Errorf("%s: known(%q) = %v, the table says %v", c.Source, tok, got, want)
+			}
 		}
 	}
 }
