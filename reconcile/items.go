@@ -36,7 +36,7 @@ func firstKey(line []byte) (kind, name string, ok bool) {
 // an error when the file is not a block sequence at column 0 (the layout of
 // every upstream Falco rules file); callers then fall back to a full parse.
 func cutItems(data []byte) ([]item, error) {
-	var items []item
+	items := make([]item, 0, bytes.Count(data, []byte("\n-"))+1)
 	lineNo := 0
 	sawContent := false
 	for off := 0; off < len(data); {
@@ -46,7 +46,10 @@ func cutItems(data []byte) ([]item, error) {
 		if nl >= 0 {
 			end = off + nl + 1
 		}
-		line := bytes.TrimRight(data[off:end], "\r\n")
+		line := data[off:end]
+		for len(line) > 0 && (line[len(line)-1] == '\n' || line[len(line)-1] == '\r') {
+			line = line[:len(line)-1]
+		}
 		switch {
 		case len(line) > 0 && line[0] == '-' && (len(line) == 1 || line[1] == ' '):
 			if len(items) > 0 {
