@@ -2,33 +2,52 @@ package policy
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
-	"sync"
+	"strings"
 )
 
 // version is a Falco version's MAJOR.MINOR.PATCH; a pre-release or build
 // suffix is accepted but not ordered, as Falco lines differ by their numbers.
 type version [3]int
 
-var versionRE = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
-})
-
+// parseVersion reads MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD] by hand: it
+// runs while rulekeeper starts, where compiling a regexp would cost more.
 func parseVersion(s string) (version, bool) {
-	m := versionRE().FindStringSubmatch(s)
-	if m == nil {
+	core, build, hasBuild := strings.Cut(s, "+")
+	if hasBuild && !suffixChars(build) {
+		return version{}, false
+	}
+	core, pre, hasPre := strings.Cut(core, "-")
+	if hasPre && !suffixChars(pre) {
+		return version{}, false
+	}
+	parts := strings.Split(core, ".")
+	if len(parts) != 3 {
 		return version{}, false
 	}
 	var v version
-	for i := range v {
-		n, err := strconv.Atoi(m[i+1])
+	for i, p := range parts {
+		if p == "" || strings.Trim(p, "0123456789") != "" {
+			return version{}, false
+		}
+		n, err := strconv.Atoi(p)
 		if err != nil {
 			return version{}, false
 		}
 		v[i] = n
 	}
 	return v, true
+}
+
+// suffixChars tells whether a pre-release or build suffix is non-empty and
+// made of [0-9A-Za-z.-].
+func suffixChars(s string) bool {
+	for _, c := range []byte(s) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func (v version) less(w version) bool {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -28,11 +29,14 @@ type Result struct {
 func Apply(p *Plan) (*Result, error) {
 	res := &Result{}
 	for _, fc := range p.Files {
-		cur, err := os.ReadFile(hostPath(p.opts.Root, fc.Path))
-		if err != nil && !(os.IsNotExist(err) && fc.Action == Create) {
+		same, err := holds(hostPath(p.opts.Root, fc.Path), fc.Old)
+		if os.IsNotExist(err) && fc.Action == Create {
+			same, err = true, nil
+		}
+		if err != nil {
 			return nil, fmt.Errorf("%s: %w", fc.Path, readHint(err))
 		}
-		if !bytes.Equal(cur, fc.Old) {
+		if !same {
 			return nil, fmt.Errorf("%s changed since the plan was made: plan again", fc.Path)
 		}
 	}
@@ -83,6 +87,31 @@ func Apply(p *Plan) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// holds tells whether the file at path holds exactly want. It compares a
+// block at a time instead of reading a second copy of the file.
+func holds(path string, want []byte) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := io.ReadFull(f, buf)
+		if n > len(want) || !bytes.Equal(buf[:n], want[:n]) {
+			return false, nil
+		}
+		want = want[n:]
+		switch err {
+		case nil:
+		case io.EOF, io.ErrUnexpectedEOF:
+			return len(want) == 0, nil
+		default:
+			return false, err
+		}
+	}
 }
 
 // Rollback puts back the files and the state as they were before Apply, for

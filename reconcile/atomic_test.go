@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -126,5 +127,33 @@ func TestOverrideFileCreated(t *testing.T) {
 	des, _ := os.ReadDir(filepath.Join(root, "etc/falco/rules.d"))
 	if len(des) != 1 {
 		t.Fatalf("rules.d holds %d entries", len(des))
+	}
+}
+
+func TestHolds(t *testing.T) {
+	dir := t.TempDir()
+	block := bytes.Repeat([]byte("x"), 32<<10)
+	for name, tc := range map[string]struct {
+		disk, want []byte
+		same       bool
+	}{
+		"equal":                   {[]byte("abc"), []byte("abc"), true},
+		"both empty":              {nil, nil, true},
+		"disk longer":             {[]byte("abcd"), []byte("abc"), false},
+		"disk shorter":            {[]byte("ab"), []byte("abc"), false},
+		"one byte differs":        {[]byte("abd"), []byte("abc"), false},
+		"a whole block":           {block, block, true},
+		"a block and one more":    {append(bytes.Clone(block), 'y'), block, false},
+		"one short of a block":    {block[1:], block, false},
+		"differs in second block": {append(bytes.Clone(block), 'y'), append(bytes.Clone(block), 'z'), false},
+	} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, tc.disk, 0o644)
+		if got, err := holds(p, tc.want); err != nil || got != tc.same {
+			t.Errorf("%s: holds = %v, %v; want %v", name, got, err, tc.same)
+		}
+	}
+	if _, err := holds(filepath.Join(dir, "missing"), nil); !os.IsNotExist(err) {
+		t.Errorf("missing file: %v", err)
 	}
 }
