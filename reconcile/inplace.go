@@ -136,12 +136,8 @@ func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileS
 	if len(fst.Values) == 0 && same {
 		return nil, nil, nil
 	}
-	// The two hashes of the new file run side by side: each costs a tenth
-	// of a first pass.
-	whole := make(chan string, 1)
-	go func() { whole <- sum(out) }()
+	fst.SHA256 = sum(out)
 	fst.Outside = sumOutside(out, spans)
-	fst.SHA256 = <-whole
 	if len(fst.Values) == 0 {
 		fst = nil
 	}
