@@ -16,7 +16,8 @@ fi
 export PATH="$GOBIN:$PATH"
 count=${BENCH_COUNT:-100}
 
-go test -run '^$' -bench 'Exam|Converged|WriteAtomic' -benchtime "${count}x" -count 1 ./reconcile/ .
+# -p 1: one package's benchmarks at a time, or they compete for the CPUs.
+go test -p 1 -run '^$' -bench 'Exam|Converged|WriteAtomic' -benchtime "${count}x" -count 1 ./reconcile/ .
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
