@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/rulekeeper/rulekeeper/agent"
 	"github.com/rulekeeper/rulekeeper/agent/initsys"
@@ -115,14 +116,14 @@ func printPlan(stdout, stderr io.Writer, p *reconcile.Plan, falco agent.Falco) {
 		fmt.Fprintln(stdout, "No changes: the rule files are as the policy says.")
 		return
 	}
-	fmt.Fprintf(stdout, "Strategy %s", p.Strategy)
+	// One write: a reader at the other end of a pipe gets the plan whole.
+	var b strings.Builder
+	fmt.Fprintf(&b, "Strategy %s", p.Strategy)
 	if p.FalcoVersion != "" {
-		fmt.Fprintf(stdout, ", Falco %s", p.FalcoVersion)
+		fmt.Fprintf(&b, ", Falco %s", p.FalcoVersion)
 	}
-	fmt.Fprintln(stdout, ".")
-	fmt.Fprint(stdout, p.Summary())
-	fmt.Fprintln(stdout)
-	fmt.Fprint(stdout, p.Diff())
+	b.WriteString(".\n" + p.Summary() + "\n" + p.Diff())
+	io.WriteString(stdout, b.String())
 }
 
 type filePlan struct {

@@ -136,8 +136,7 @@ func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileS
 	if len(fst.Values) == 0 && same {
 		return nil, nil, nil
 	}
-	fst.SHA256 = sum(out)
-	fst.Outside = sumOutside(out, spans)
+	fst.SHA256, fst.Outside = sums(out, spans)
 	if len(fst.Values) == 0 {
 		fst = nil
 	}
