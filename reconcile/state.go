@@ -127,8 +127,9 @@ func sum(b []byte) string {
 
 // sumOutside is sum(outside(data, spans)) without building that copy.
 func sumOutside(data []byte, spans [][2]int) string {
-	_, out := sums(data, spans)
-	return out
+	h := sha256.New()
+	writeOutside(h, data, spans, 0)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // sums returns sum(data) and sumOutside(data, spans). The two hashes share
@@ -146,11 +147,16 @@ func sums(data []byte, spans [][2]int) (whole, outside string) {
 		panic(err)
 	}
 	w.Write(data[first:])
-	last := first
+	writeOutside(o, data, spans, first)
+	return hex.EncodeToString(w.Sum(nil)), hex.EncodeToString(o.Sum(nil))
+}
+
+// writeOutside hashes data from offset from on, leaving out the spans.
+func writeOutside(h hash.Hash, data []byte, spans [][2]int, from int) {
+	last := from
 	for _, s := range spans {
-		o.Write(data[last:s[0]])
+		h.Write(data[last:s[0]])
 		last = s[1]
 	}
-	o.Write(data[last:])
-	return hex.EncodeToString(w.Sum(nil)), hex.EncodeToString(o.Sum(nil))
+	h.Write(data[last:])
 }
