@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"github.com/rulekeeper/rulekeeper/internal/testbuild"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rulekeeper/rulekeeper/internal/testbuild"
 )
 
 // The daemon's footprint, as a process: RSS after start and after 3,600

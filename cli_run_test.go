@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/rulekeeper/rulekeeper/internal/testbuild"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rulekeeper/rulekeeper/internal/testbuild"
 )
 
 func TestValidateConfig(t *testing.T) {

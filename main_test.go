@@ -3,12 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/rulekeeper/rulekeeper/internal/testbuild"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rulekeeper/rulekeeper/internal/testbuild"
 )
 
 // sandbox copies the example's Falco 0.32.1 node into a temporary root.

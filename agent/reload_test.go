@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"errors"
-	"github.com/rulekeeper/rulekeeper/internal/testwait"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rulekeeper/rulekeeper/agent/initsys"
+	"github.com/rulekeeper/rulekeeper/internal/testwait"
 	"github.com/rulekeeper/rulekeeper/reconcile"
 )
 

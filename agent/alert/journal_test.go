@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/rulekeeper/rulekeeper/internal/testwait"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rulekeeper/rulekeeper/internal/testwait"
 )
 
 const journalChildEnv = "RULEKEEPER_TEST_JOURNALD_CHILD"

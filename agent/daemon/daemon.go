@@ -1,10 +1,13 @@
+// Package daemon is the node agent's loop: it pulls the policy from git,
+// runs agent.Converge on every trigger (the timer, a new commit, a change
+// in Falco's rule files, SIGHUP), one at a time, puts drift back and
+// reports what it did. rulekeeperd runs it.
 package daemon
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/rulekeeper/rulekeeper/agent"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -18,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 
+	"github.com/rulekeeper/rulekeeper/agent"
 	"github.com/rulekeeper/rulekeeper/agent/alert"
 	"github.com/rulekeeper/rulekeeper/agent/initsys"
 	"github.com/rulekeeper/rulekeeper/agent/source"

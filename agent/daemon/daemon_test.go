@@ -2,8 +2,6 @@ package daemon
 
 import (
 	"fmt"
-	"github.com/rulekeeper/rulekeeper/agent"
-	"github.com/rulekeeper/rulekeeper/internal/testwait"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +10,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rulekeeper/rulekeeper/agent"
+	"github.com/rulekeeper/rulekeeper/internal/testwait"
 )
 
 // The daemon converges the exam from a git repository, then follows a new

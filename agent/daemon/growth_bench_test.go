@@ -3,8 +3,6 @@ package daemon
 import (
 	"bufio"
 	"fmt"
-	"github.com/rulekeeper/rulekeeper/internal/testbuild"
-	"github.com/rulekeeper/rulekeeper/internal/testwait"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +16,8 @@ import (
 	"time"
 
 	"github.com/rulekeeper/rulekeeper/internal/gitserve"
+	"github.com/rulekeeper/rulekeeper/internal/testbuild"
+	"github.com/rulekeeper/rulekeeper/internal/testwait"
 )
 
 // growthAt are the poll counts at which memory is sampled: a figure that

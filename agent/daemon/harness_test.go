@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/rulekeeper/rulekeeper/agent"
-	"github.com/rulekeeper/rulekeeper/internal/testwait"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +14,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rulekeeper/rulekeeper/agent"
+	"github.com/rulekeeper/rulekeeper/internal/testwait"
 )
 
 const (

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/rulekeeper/rulekeeper/agent"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rulekeeper/rulekeeper/agent"
 	"github.com/rulekeeper/rulekeeper/agent/alert"
 	"github.com/rulekeeper/rulekeeper/agent/source"
 	"github.com/rulekeeper/rulekeeper/internal/noderoot"

@@ -8,12 +8,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/rulekeeper/rulekeeper/agent"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/rulekeeper/rulekeeper/agent"
 	"github.com/rulekeeper/rulekeeper/agent/alert"
 	"github.com/rulekeeper/rulekeeper/agent/source"
 	"github.com/rulekeeper/rulekeeper/policy"

@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/rulekeeper/rulekeeper/internal/atomicfile"
 	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/rulekeeper/rulekeeper/internal/atomicfile"
 )
 
 // seenStore keeps a copy of every rules file as it stood after the last

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/rulekeeper/rulekeeper/agent"
-	"github.com/rulekeeper/rulekeeper/internal/testwait"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -15,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rulekeeper/rulekeeper/agent"
 	"github.com/rulekeeper/rulekeeper/internal/gitserve"
+	"github.com/rulekeeper/rulekeeper/internal/testwait"
 )
 
 // The daemon against real git servers on 127.0.0.1 when the source fails:
