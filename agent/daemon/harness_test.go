@@ -35,9 +35,37 @@ type lab struct {
 	repo    string
 	cfgFile string
 	hook    *receiver
-	d       *Daemon
-	cancel  context.CancelFunc
-	done    chan error
+	running
+}
+
+// running is a Daemon whose Run a test started and stops.
+type running struct {
+	d      *Daemon
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (r *running) run(d *Daemon) {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.d, r.cancel, r.done = d, cancel, make(chan error, 1)
+	go func() { r.done <- d.Run(ctx) }()
+}
+
+// halt cancels Run and waits for it to return.
+func (r *running) halt(t testing.TB) {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.cancel = nil
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("Run did not return within 10s of the cancel")
+	}
 }
 
 type labOpts struct {
@@ -144,27 +172,11 @@ func (l *lab) start() {
 }
 
 func (l *lab) startDaemon(d *Daemon) {
-	ctx, cancel := context.WithCancel(context.Background())
-	l.d, l.cancel, l.done = d, cancel, make(chan error, 1)
-	go func() { l.done <- d.Run(ctx) }()
+	l.run(d)
 	l.t.Cleanup(func() { l.stop() })
 }
 
-func (l *lab) stop() {
-	if l.cancel == nil {
-		return
-	}
-	l.cancel()
-	l.cancel = nil
-	select {
-	case err := <-l.done:
-		if err != nil {
-			l.t.Errorf("Run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		l.t.Error("Run did not return within 10s of the cancel")
-	}
-}
+func (l *lab) stop() { l.halt(l.t) }
 
 func (l *lab) host(p string) string { return filepath.Join(l.root, p) }
 

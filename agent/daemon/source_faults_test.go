@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -26,14 +25,12 @@ import (
 // srcNode is a sandbox node whose daemon (in a goroutine) pulls the exam's
 // policy from a git server every 200 ms.
 type srcNode struct {
-	t      *testing.T
-	root   string
-	state  string // the state directory, host path
-	hook   *receiver
-	logs   *gitserve.Buffer
-	d      *Daemon
-	cancel context.CancelFunc
-	done   chan error
+	t     *testing.T
+	root  string
+	state string // the state directory, host path
+	hook  *receiver
+	logs  *gitserve.Buffer
+	running
 	// pause, held, stops the daemon at the start of its next pass.
 	pause sync.Mutex
 }
@@ -83,9 +80,7 @@ alert {
 		t.Fatal(err)
 	}
 	d.beforePass = func() { n.pause.Lock(); n.pause.Unlock() }
-	ctx, cancel := context.WithCancel(context.Background())
-	n.d, n.cancel, n.done = d, cancel, make(chan error, 1)
-	go func() { n.done <- d.Run(ctx) }()
+	n.run(d)
 	t.Cleanup(func() {
 		n.stop()
 		if t.Failed() {
@@ -95,21 +90,7 @@ alert {
 	return n
 }
 
-func (n *srcNode) stop() {
-	if n.cancel == nil {
-		return
-	}
-	n.cancel()
-	n.cancel = nil
-	select {
-	case err := <-n.done:
-		if err != nil {
-			n.t.Errorf("Run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		n.t.Error("Run did not return within 10s of the cancel")
-	}
-}
+func (n *srcNode) stop() { n.halt(n.t) }
 
 func (n *srcNode) rules() string {
 	n.t.Helper()
