@@ -84,7 +84,7 @@ func TestLabSystemdInstall(t *testing.T) {
 
 	// The operator's one file, then the agent converges the node.
 	writeConfig(t, labAgentConfig(url))
-	loadsBefore := countIn(falcoJournal(), "Loading rules from file /etc/falco/falco_rules.yaml")
+	loadsBefore := rulesLoads(falcoJournal)
 	start := time.Now()
 	run(t, "systemctl", "restart", "rulekeeper.service")
 	eventually(t, 30*time.Second, "the agent applies the exam's policy", func() string {
@@ -98,12 +98,7 @@ func TestLabSystemdInstall(t *testing.T) {
 	})
 	t.Logf("converged %.1f s after the start", time.Since(start).Seconds())
 	waitApplied(t, start)
-	eventually(t, 15*time.Second, "Falco reloads the new rules", func() string {
-		if n := countIn(falcoJournal(), "Loading rules from file /etc/falco/falco_rules.yaml"); n <= loadsBefore {
-			return fmt.Sprintf("%d loads, as before the agent started", n)
-		}
-		return ""
-	})
+	waitRulesReloaded(t, falcoJournal, loadsBefore)
 	// The hardening, rated by the systemd that runs the unit.
 	sec, _ := runCode(t, "systemd-analyze", "security", "--no-pager", "rulekeeper.service")
 	got := exposure(t, sec)

@@ -60,7 +60,7 @@ func TestLabSysVInstall(t *testing.T) {
 	policyRepo(t, labPolicyDir)
 	url := serveGit(t, labPolicyDir+"/.git")
 	writeConfig(t, labAgentConfig(url))
-	loadsBefore := countIn(falcoLog(), "Loading rules from file /etc/falco/falco_rules.yaml")
+	loadsBefore := rulesLoads(falcoLog)
 
 	start := time.Now()
 	run(t, "dpkg", "-i", "--force-confold", old)
@@ -75,12 +75,7 @@ func TestLabSysVInstall(t *testing.T) {
 	})
 	t.Logf("converged %.1f s after dpkg -i", time.Since(start).Seconds())
 	waitApplied(t, start)
-	eventually(t, 15*time.Second, "Falco reloads the new rules", func() string {
-		if n := countIn(falcoLog(), "Loading rules from file /etc/falco/falco_rules.yaml"); n <= loadsBefore {
-			return fmt.Sprintf("%d loads, as before the agent started", n)
-		}
-		return ""
-	})
+	waitRulesReloaded(t, falcoLog, loadsBefore)
 	if l := rcLinks(); len(l) == 0 {
 		t.Error("no rc.d links: the agent would not start at boot")
 	}

@@ -190,3 +190,20 @@ func installedVersion(t *testing.T) string {
 }
 
 func countIn(text, sub string) int { return strings.Count(text, sub) }
+
+// rulesLoads counts how often Falco's log says it loaded falco_rules.yaml.
+func rulesLoads(log func() string) int {
+	return countIn(log(), "Loading rules from file /etc/falco/falco_rules.yaml")
+}
+
+// waitRulesReloaded waits for Falco to load falco_rules.yaml again after
+// the agent started.
+func waitRulesReloaded(t *testing.T, log func() string, before int) {
+	t.Helper()
+	eventually(t, 15*time.Second, "Falco reloads the new rules", func() string {
+		if n := rulesLoads(log); n <= before {
+			return fmt.Sprintf("%d loads, as before the agent started", n)
+		}
+		return ""
+	})
+}

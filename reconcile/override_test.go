@@ -81,19 +81,27 @@ func vendorRule(t *testing.T, file string) map[string]any {
 	return nil
 }
 
-func TestOverrideModern(t *testing.T) {
-	root := node044(t)
+// applyOverride applies the exam with the override strategy for a Falco
+// version and checks the plan created only the agent's file, as the golden
+// copy of that version has it, leaving the vendor's files untouched.
+func applyOverride(t *testing.T, root, version string) (*Plan, string) {
+	t.Helper()
 	before := snapshot(t, filepath.Join(root, "etc/falco"))
-	p := mustApply(t, examAll(policy.Override), at(root, "0.44.1"))
+	p := mustApply(t, examAll(policy.Override), at(root, version))
 	if p.Strategy != policy.Override || len(p.Files) != 1 || p.Files[0].Path != ownPath || p.Files[0].Action != Create {
 		t.Fatalf("plan: %s", p.Summary())
 	}
 	got := readNode(t, root, ownPath)
-	golden(t, "override-0.44.1/50-rulekeeper.yaml", got)
-	// The vendor's files are untouched; only the new file appears.
+	golden(t, "override-"+version+"/50-rulekeeper.yaml", got)
 	after := snapshot(t, filepath.Join(root, "etc/falco"))
 	delete(after, "rules.d/50-rulekeeper.yaml")
 	sameTree(t, before, after)
+	return p, got
+}
+
+func TestOverrideModern(t *testing.T) {
+	root := node044(t)
+	_, got := applyOverride(t, root, "0.44.1")
 
 	items := parseRules(t, got)
 	if len(items) != 1 {
@@ -132,16 +140,7 @@ func TestOverrideModern(t *testing.T) {
 // Before 0.37 the file holds a full redefinition, copied from the vendor's.
 func TestOverrideRedefinition(t *testing.T) {
 	root := node032(t)
-	before := snapshot(t, filepath.Join(root, "etc/falco"))
-	p := mustApply(t, examAll(policy.Override), at(root, "0.32.1"))
-	if len(p.Files) != 1 || p.Files[0].Path != ownPath {
-		t.Fatalf("plan: %s", p.Summary())
-	}
-	got := readNode(t, root, ownPath)
-	golden(t, "override-0.32.1/50-rulekeeper.yaml", got)
-	after := snapshot(t, filepath.Join(root, "etc/falco"))
-	delete(after, "rules.d/50-rulekeeper.yaml")
-	sameTree(t, before, after)
+	p, got := applyOverride(t, root, "0.32.1")
 
 	items := parseRules(t, got)
 	if len(items) != 1 {
