@@ -22,6 +22,11 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 go vet ./...
+# Direct dependencies in their own require block, nothing missing or extra.
+if ! go mod tidy -diff; then
+  echo "go.mod/go.sum are not tidy: run go mod tidy" >&2
+  exit 1
+fi
 
 # Everything that runs on the host. The TestLab* tests need the containers
 # below and fail loudly outside them. The init-system tests run on their own:
