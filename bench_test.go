@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rulekeeper/rulekeeper/internal/testbuild"
+	"github.com/rulekeeper/rulekeeper/internal/testkit/testbuild"
 )
 
 var regexpMikefarah = regexp.MustCompile(`mikefarah/yq.*version v4`)

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rulekeeper/rulekeeper/internal/testbuild"
+	"github.com/rulekeeper/rulekeeper/internal/testkit/testbuild"
 )
 
 // The daemon's footprint, as a process: RSS after start and after 3,600

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rulekeeper/rulekeeper/internal/testbuild"
+	"github.com/rulekeeper/rulekeeper/internal/testkit/testbuild"
 )
 
 // sandbox copies the example's Falco 0.32.1 node into a temporary root.

@@ -19,7 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rulekeeper/rulekeeper/agent/initsys"
-	"github.com/rulekeeper/rulekeeper/internal/gitserve"
+	"github.com/rulekeeper/rulekeeper/internal/testkit/gitserve"
 )
 
 // The TestLab* tests run the rulekeeper binary for real inside the lab's booted systemd

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/rulekeeper/rulekeeper/agent/initsys"
-	"github.com/rulekeeper/rulekeeper/internal/testwait"
+	"github.com/rulekeeper/rulekeeper/internal/testkit/testwait"
 	"github.com/rulekeeper/rulekeeper/reconcile"
 )
 
@@ -29,7 +29,7 @@ func TestStopWhileVerifyingKeepsTheFiles(t *testing.T) {
 	// sandbox's rules files; it does not watch them, so SIGHUP reloads it.
 	dir := t.TempDir()
 	falco := filepath.Join(dir, "falco")
-	if out, err := exec.Command("go", "build", "-o", falco, "../internal/falcostandin").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", falco, "../internal/testkit/falcostandin").CombinedOutput(); err != nil {
 		t.Fatalf("building the stand-in falco: %v\n%s", err, out)
 	}
 	conf := filepath.Join(dir, "falco.yaml")

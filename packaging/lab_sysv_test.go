@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rulekeeper/rulekeeper/internal/falcoservice"
+	"github.com/rulekeeper/rulekeeper/internal/testkit/falcoservice"
 )
 
 func falcoLog() string {

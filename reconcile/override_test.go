@@ -379,7 +379,7 @@ func standin(t *testing.T) string {
 			return
 		}
 		standinBin = filepath.Join(dir, "falco")
-		out, err := exec.Command("go", "build", "-o", standinBin, "../internal/falcostandin").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", standinBin, "../internal/testkit/falcostandin").CombinedOutput()
 		if err != nil {
 			standinErr = err
 			standinBin = string(out)

@@ -15,6 +15,18 @@ apt-get install -y -qq --no-install-recommends \
   git openssh-server diffutils systemd util-linux procps ca-certificates \
   dpkg lintian rpm >/dev/null
 
+# The real Falco builds (0.32.1, 0.40.0, 0.44.1) the real-Falco tier runs,
+# and the Debian packages they link against. Any folder laid out the same
+# way works (see README.md, "Tests").
+export RULEKEEPER_FALCO_DIR=${RULEKEEPER_FALCO_DIR:-$(cd .. && pwd)/shared/falco}
+if [ ! -x "$RULEKEEPER_FALCO_DIR/0.32.1/falco" ]; then
+  echo "no real Falco builds in $RULEKEEPER_FALCO_DIR: set RULEKEEPER_FALCO_DIR to a folder with 0.32.1/falco, 0.40.0/falco and 0.44.1/falco" >&2
+  exit 1
+fi
+apt-get install -y -qq --no-install-recommends \
+  libgrpc++1.51 libprotobuf32 libc-ares2 libcurl4 libelf1 libtbb12 libre2-9 \
+  libssl3 libjq1 libjsoncpp25 >/dev/null
+
 go mod download
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rulekeeper/rulekeeper/internal/testwait"
+	"github.com/rulekeeper/rulekeeper/internal/testkit/testwait"
 )
 
 const journalChildEnv = "RULEKEEPER_TEST_JOURNALD_CHILD"

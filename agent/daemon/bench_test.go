@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rulekeeper/rulekeeper/internal/gitserve"
+	"github.com/rulekeeper/rulekeeper/internal/testkit/gitserve"
 )
 
 // report adds p50 and p99 of the samples to the benchmark's figures.

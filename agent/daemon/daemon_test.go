@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/rulekeeper/rulekeeper/agent"
-	"github.com/rulekeeper/rulekeeper/internal/testwait"
+	"github.com/rulekeeper/rulekeeper/internal/testkit/testwait"
 )
 
 // The daemon converges the exam from a git repository, then follows a new

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rulekeeper/rulekeeper/internal/gitserve"
-	"github.com/rulekeeper/rulekeeper/internal/testbuild"
-	"github.com/rulekeeper/rulekeeper/internal/testwait"
+	"github.com/rulekeeper/rulekeeper/internal/testkit/gitserve"
+	"github.com/rulekeeper/rulekeeper/internal/testkit/testbuild"
+	"github.com/rulekeeper/rulekeeper/internal/testkit/testwait"
 )
 
 // growthAt are the poll counts at which memory is sampled: a figure that

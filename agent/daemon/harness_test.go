@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/rulekeeper/rulekeeper/agent"
-	"github.com/rulekeeper/rulekeeper/internal/testwait"
+	"github.com/rulekeeper/rulekeeper/internal/testkit/testwait"
 )
 
 const (

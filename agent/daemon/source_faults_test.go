@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/rulekeeper/rulekeeper/agent"
-	"github.com/rulekeeper/rulekeeper/internal/gitserve"
-	"github.com/rulekeeper/rulekeeper/internal/testwait"
+	"github.com/rulekeeper/rulekeeper/internal/testkit/gitserve"
+	"github.com/rulekeeper/rulekeeper/internal/testkit/testwait"
 )
 
 // The daemon against real git servers on 127.0.0.1 when the source fails:

@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 			panic(err)
 		}
 		standin = filepath.Join(dir, "falco")
-		cmd := exec.Command("go", "build", "-o", standin, "../../internal/falcostandin")
+		cmd := exec.Command("go", "build", "-o", standin, "../../internal/testkit/falcostandin")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "building the stand-in falco: %v\n%s", err, out)
 			os.Exit(1)

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rulekeeper/rulekeeper/internal/falcoservice"
+	"github.com/rulekeeper/rulekeeper/internal/testkit/falcoservice"
 )
 
 func installInitScript(t testing.TB, n node) {

@@ -3,10 +3,10 @@ package source
 import (
 	"testing"
 
-	"github.com/rulekeeper/rulekeeper/internal/gitserve"
+	"github.com/rulekeeper/rulekeeper/internal/testkit/gitserve"
 )
 
-// The servers, the upstream repository and the keys come from internal/gitserve, shared with
+// The servers, the upstream repository and the keys come from internal/testkit/gitserve, shared with
 // the daemon's tests; these names keep the tests short.
 
 type upstream = gitserve.Upstream

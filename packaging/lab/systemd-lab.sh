@@ -169,7 +169,7 @@ down() {
 # The stand-in Falco and rulekeeper itself (with rulekeeperd) are built on the host, where Go
 # is, into the bound GOTMPDIR; the container has no Go.
 build_standin() {
-	(cd "$REPO" && mkdir -p "$GOTMP/bin" && CGO_ENABLED=0 go build -o "$STANDIN" ./internal/falcostandin &&
+	(cd "$REPO" && mkdir -p "$GOTMP/bin" && CGO_ENABLED=0 go build -o "$STANDIN" ./internal/testkit/falcostandin &&
 		CGO_ENABLED=0 go build -o "$GOTMP/bin/" . ./cmd/rulekeeperd) ||
 		die "building the stand-in Falco, rulekeeper or rulekeeperd failed"
 }
