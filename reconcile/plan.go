@@ -70,6 +70,9 @@ type Plan struct {
 	next  *State
 	order []string          // every rules file Falco loads, in order, after the plan
 	cur   map[string][]byte // their current contents
+
+	// config is falco.yaml (node path), which `falco -V` reads.
+	config string
 }
 
 // FileChange is one file a plan writes or removes.
@@ -116,6 +119,7 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	if cfg == "" {
 		cfg = policy.DefaultConfig
 	}
+	p.config = cfg
 	own := d.Falco.OverrideFile
 	if own == "" {
 		own = policy.DefaultOverrideFile

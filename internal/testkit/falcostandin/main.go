@@ -82,6 +82,8 @@ func parseArgs(args []string) (options, error) {
 			o.daemon = true
 		case "--version":
 			o.version = true
+		case "-o", "--option":
+			_, err = next() // config overrides (log_syslog=false, plugin paths): nothing the stand-in reads
 		case "-V", "--validate":
 			var f string
 			f, err = next()
