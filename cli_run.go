@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"syscall"
 )
@@ -22,6 +23,9 @@ func runDaemon(args []string, _, stderr io.Writer) int {
 		return exitError
 	}
 	prog := filepath.Join(filepath.Dir(self), daemonProgram)
+	// A SIGHUP between here and the daemon's handler must not end it: an
+	// ignored signal stays ignored across exec until rulekeeperd handles it.
+	signal.Ignore(syscall.SIGHUP)
 	err = syscall.Exec(prog, append([]string{daemonProgram}, args...), os.Environ())
 	fmt.Fprintf(stderr, "Error: rulekeeper run starts %s: %v (the rulekeeper package installs both programs in /usr/bin; from source: go build -o %s ./cmd/rulekeeperd)\n", prog, err, filepath.Dir(self)+"/")
 	return exitError

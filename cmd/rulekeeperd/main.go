@@ -11,7 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -21,18 +21,43 @@ import (
 	"github.com/rulekeeper/rulekeeper/agent/alert"
 	"github.com/rulekeeper/rulekeeper/agent/daemon"
 	"github.com/rulekeeper/rulekeeper/agent/initsys"
+	"github.com/rulekeeper/rulekeeper/cmd/rulekeeperd/internal/earlysignal"
 	"github.com/rulekeeper/rulekeeper/policy"
 )
 
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stderr))
+	// The handlers are in place before anything else (earlysignal): a
+	// reload may come in the first milliseconds after a start, while the
+	// config loads and the init system is found.
+	os.Exit(run(os.Args[1:], os.Stderr, earlysignal.C))
 }
 
 // run is the daemon, until SIGTERM or SIGINT (exit 0). SIGHUP asks for a
-// pass now.
-func run(args []string, stderr io.Writer) int {
+// pass now; one that comes before the daemon is ready is met by its first
+// pass.
+func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var daemonReady atomic.Pointer[daemon.Daemon]
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				if s != syscall.SIGHUP {
+					stop()
+					return
+				}
+				if d := daemonReady.Load(); d != nil {
+					d.Trigger()
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
 	fs := flag.NewFlagSet("rulekeeper run", flag.ContinueOnError)
 	config := fs.String("config", agent.DefaultConfigFile, "the agent's configuration file")
 	root := fs.String("root", "/", "treat this directory as the node's / (every node path, the state directory's too, under it)")
@@ -58,9 +83,10 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	log := alert.NewLogger(stderr, l.Config.Log.Format == "json")
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
+	if ctx.Err() != nil {
+		log.Info("rulekeeper stopped before it started")
+		return 0
+	}
 	d, err := daemon.New(l.Config, daemon.Options{Root: *root, Log: log})
 	if err != nil {
 		log.Error("rulekeeper cannot start", "error", err)
@@ -71,6 +97,10 @@ func run(args []string, stderr io.Writer) int {
 		method = ""
 	}
 	r, why, err := initsys.Detect(ctx, initsys.Options{Root: *root, FalcoConfig: l.Config.Falco.Config, Method: initsys.Method(method), Logger: log})
+	if ctx.Err() != nil {
+		log.Info("rulekeeper stopped before it started")
+		return 0
+	}
 	if err != nil {
 		log.Error("rulekeeper cannot start", "error", err)
 		return 1
@@ -83,19 +113,7 @@ func run(args []string, stderr io.Writer) int {
 	}
 	go notifySystemd(ctx, d)
 	defer sddaemon.SdNotify(false, sddaemon.SdNotifyStopping)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-hup:
-				d.Trigger()
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	daemonReady.Store(d)
 	log.Info("rulekeeper started", "config", *config, "root", *root, "version", version)
 	if err := d.Run(ctx); err != nil {
 		log.Error("rulekeeper stopped", "error", err)
