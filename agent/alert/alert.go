@@ -115,7 +115,7 @@ func New(cfg Config, log *slog.Logger, reg *prometheus.Registry) *Alerter {
 	return a
 }
 
-// Emit records one event: a log line, the metrics, and a webhook delivery queued in the background.
+// Emit records one event, its texts bounded (see MaxDiffLines): a log line, the metrics, and a webhook delivery queued in the background.
 // It does not wait for the webhook; when the queue is full the event is dropped from the webhook
 // (counted in rulekeeper_webhook_deliveries_total{result="dropped"}) but still logged. Drift and
 // tamper events move their counters; failed passes are counted by ObservePass, not by error events.
@@ -129,6 +129,7 @@ func (a *Alerter) Emit(ctx context.Context, e Event) {
 	if e.Message == "" {
 		e.Message = "rulekeeper " + string(e.Kind)
 	}
+	e = bound(e)
 	a.log.LogAttrs(ctx, slogLevel(e.Priority), e.Message, eventAttrs(e)...)
 	switch e.Kind {
 	case Drift:

@@ -3,9 +3,6 @@ package daemon
 import (
 	"fmt"
 	"slices"
-	"strings"
-
-	udiff "github.com/aymanbagabas/go-udiff"
 
 	"github.com/rulekeeper/rulekeeper/agent/alert"
 	"github.com/rulekeeper/rulekeeper/reconcile"
@@ -37,7 +34,7 @@ func classify(p *reconcile.Plan, edits []edit, restored bool) []alert.Event {
 			if fc.Action == reconcile.Delete {
 				after = nil
 			} else {
-				after = fc.New
+				after = seenOf(fc.New)
 			}
 			if upgraded(fc) {
 				evs = append(evs, alert.Event{Kind: alert.Applied, File: e.Path,
@@ -56,10 +53,17 @@ func classify(p *reconcile.Plan, edits []edit, restored bool) []alert.Event {
 					Fields: map[string]string{"field": c.Field, "restored": fmt.Sprint(restored)}})
 			}
 		}
-		if diff := fileDiff(e.Path, e.Before, after); diff != "" {
-			evs = append(evs, alert.Event{Kind: alert.Tamper, File: e.Path, Diff: diff,
-				Message: fmt.Sprintf("%s was changed outside rulekeeper, outside the values the policy manages: %s; nothing was put back", e.Path, what(e.Before, after))})
+		if e.Before.same(after) {
+			continue
 		}
+		ev := alert.Event{Kind: alert.Tamper, File: e.Path,
+			Message: fmt.Sprintf("%s was changed outside rulekeeper, outside the values the policy manages: %s; nothing was put back", e.Path, what(e.Before, after))}
+		if known(e.Before) && known(after) {
+			ev.Diff = fileDiff(e.Path, data(e.Before), data(after))
+		} else if e.Before != nil && after != nil {
+			ev.Message = fmt.Sprintf("%s was changed outside rulekeeper (%s); nothing was put back", e.Path, sizeChange(e.Before, after))
+		}
+		evs = append(evs, ev)
 	}
 	return evs
 }
@@ -75,7 +79,7 @@ func verb(done bool, yes, no string) string {
 	return no
 }
 
-func what(before, after []byte) string {
+func what(before, after *seen) string {
 	switch {
 	case before == nil:
 		return "a new rules file"
@@ -85,22 +89,13 @@ func what(before, after []byte) string {
 	return "see the diff"
 }
 
-// fileDiff is the unified diff between two versions of a file; "" when
-// they are the same.
-func fileDiff(path string, before, after []byte) string {
-	if before != nil && after != nil && string(before) == string(after) {
-		return ""
+// known tells whether an observation's content is at hand for a diff: a
+// missing file's (nothing) or a kept one's.
+func known(s *seen) bool { return s == nil || s.Data != nil }
+
+func data(s *seen) []byte {
+	if s == nil {
+		return nil
 	}
-	from, to := "a"+path, "b"+path
-	if before == nil {
-		from = "/dev/null"
-	}
-	if after == nil {
-		to = "/dev/null"
-	}
-	d := udiff.Unified(from, to, string(before), string(after))
-	if d == "" && (before == nil) != (after == nil) {
-		d = fmt.Sprintf("--- %s\n+++ %s\n", from, to) // an empty file came or went
-	}
-	return strings.TrimRight(d, "\n") + "\n"
+	return s.Data
 }

@@ -25,9 +25,9 @@ const fullEvery = 5 * time.Minute
 // loopState is what the loop remembers between passes.
 type loopState struct {
 	seen     *seenStore
-	files    []string          // rules files of the last plan (node paths)
-	watched  []string          // what the watcher was given
-	reported map[string][]byte // edits already alerted (alert mode), by path
+	files    []string         // rules files of the last plan (node paths)
+	watched  []string         // what the watcher was given
+	reported map[string]*seen // edits already alerted (alert mode), by path
 	backoff  source.Backoff
 	commit   string // commit the node is converged to
 	full     time.Time
@@ -184,7 +184,7 @@ func hasReason(p *reconcile.Plan, reason string) bool {
 }
 
 // converged records a successful pass: reload, alerts, copies, watches, status.
-func (d *Daemon) converged(ctx context.Context, out *agent.Outcome, applied bool, rev source.Revision, commit, dir string, now map[string][]byte, edits []edit) {
+func (d *Daemon) converged(ctx context.Context, out *agent.Outcome, applied bool, rev source.Revision, commit, dir string, now map[string]*seen, edits []edit) {
 	ls := &d.loop
 	p := out.Plan
 	wrote := applied && out.Result != nil && len(out.Result.Written)+len(out.Result.Removed) > 0
@@ -214,22 +214,27 @@ func (d *Daemon) converged(ctx context.Context, out *agent.Outcome, applied bool
 
 	files := p.RulesFiles()
 	if applied {
-		// The converged files: what this pass wrote, else what it compared.
-		next := map[string][]byte{}
+		// The converged files: what this pass wrote, else what it compared;
+		// whole for the files rulekeeper manages, by their hash for the
+		// others.
+		next := map[string]*seen{}
 		for _, f := range ls.seen.paths() {
 			next[f] = nil
 		}
 		for _, f := range files {
-			b, ok := now[f]
-			if !ok {
-				b, _ = os.ReadFile(hostPath(d.root, f))
+			o, ok := now[f]
+			if !ok || (o != nil && o.Data == nil && p.Manages(f)) {
+				o = observe(hostPath(d.root, f), p.Manages(f))
 			}
-			next[f] = b
+			if o != nil && !p.Manages(f) {
+				o = &seen{Sum: o.Sum, Size: o.Size}
+			}
+			next[f] = o
 		}
 		for _, fc := range p.Files {
-			next[fc.Path] = fc.New
-			if fc.Action == reconcile.Delete {
-				next[fc.Path] = nil
+			next[fc.Path] = nil
+			if fc.Action != reconcile.Delete {
+				next[fc.Path] = seenOf(nonNil(fc.New))
 			}
 		}
 		if err := ls.seen.replace(next); err != nil {
@@ -265,29 +270,29 @@ func (d *Daemon) converged(ctx context.Context, out *agent.Outcome, applied bool
 	d.saveStatus()
 }
 
-// snapshot reads the rule files (nil: missing) of the last plan and those
-// the agent has copies of.
-func (d *Daemon) snapshot(files []string) map[string][]byte {
-	now := map[string][]byte{}
-	read := func(f string) {
-		if _, ok := now[f]; ok {
-			return
+// snapshot looks at the rule files (nil: missing) of the last plan and
+// those the agent remembers: whole where it keeps copies, else by hash.
+func (d *Daemon) snapshot(files []string) map[string]*seen {
+	now := map[string]*seen{}
+	look := func(f string) {
+		if _, ok := now[f]; !ok {
+			now[f] = observe(hostPath(d.root, f), d.loop.seen.kept(f))
 		}
-		b, err := os.ReadFile(hostPath(d.root, f))
-		if err != nil {
-			b = nil
-		} else if b == nil {
-			b = []byte{}
-		}
-		now[f] = b
 	}
 	for _, f := range files {
-		read(f)
+		look(f)
 	}
 	for _, f := range d.loop.seen.paths() {
-		read(f)
+		look(f)
 	}
 	return now
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }
 
 // watch points the watcher at the rule files' directories, whole, so that

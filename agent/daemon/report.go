@@ -27,7 +27,7 @@ func (d *Daemon) tellEdits(ctx context.Context, p *reconcile.Plan, edits []edit,
 	ls := &d.loop
 	var fresh []edit
 	for _, e := range edits {
-		if prev, ok := ls.reported[e.Path]; !ok || !bytes.Equal(prev, e.Now) {
+		if prev, ok := ls.reported[e.Path]; !ok || !prev.same(e.Now) {
 			fresh = append(fresh, e)
 		}
 	}
@@ -44,7 +44,7 @@ func (d *Daemon) tellEdits(ctx context.Context, p *reconcile.Plan, edits []edit,
 	}
 	if !applied {
 		if ls.reported == nil {
-			ls.reported = map[string][]byte{}
+			ls.reported = map[string]*seen{}
 		}
 		for _, e := range edits {
 			ls.reported[e.Path] = e.Now

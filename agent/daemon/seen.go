@@ -1,31 +1,38 @@
 package daemon
 
 import (
-	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/rulekeeper/rulekeeper/internal/atomicfile"
 )
 
-// seenStore keeps a copy of every rules file as it stood after the last
-// converged pass, in STATE/seen/<escaped node path>. An edit is anything
-// that makes a file differ from its copy: the agent's own writes update the
-// copies with the bytes written, so they are never taken for someone
-// else's, whatever the timing. The copies survive restarts, so an edit made
-// while the agent was stopped is still caught.
+// seenStore remembers every rules file as it stood after the last converged
+// pass, in STATE/seen/: a copy (<escaped node path>) of each file
+// rulekeeper manages, whose edits are told with a diff, and only the hash
+// and size (sha256-<escaped node path>) of every other file. An edit is
+// anything that makes a file differ from what is remembered: the agent's
+// own writes update the store with the bytes written, so they are never
+// taken for someone else's, whatever the timing. The store survives
+// restarts, so an edit made while the agent was stopped is still caught.
 type seenStore struct {
 	dir   string
-	files map[string][]byte // node path → content
+	files map[string]*seen // node path → as converged
 }
 
+// hashPrefix names the files that hold a hash: escaped node paths start
+// with %2F, so neither kind can be taken for the other.
+const hashPrefix = "sha256-"
+
 func loadSeen(dir string) (*seenStore, error) {
-	s := &seenStore{dir: dir, files: map[string][]byte{}}
+	s := &seenStore{dir: dir, files: map[string]*seen{}}
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return s, nil
@@ -34,27 +41,50 @@ func loadSeen(dir string) (*seenStore, error) {
 		return nil, fmt.Errorf("reading %s: %w", dir, err)
 	}
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		p, err := url.PathUnescape(e.Name())
+		name, hashed := strings.CutPrefix(e.Name(), hashPrefix)
+		p, err := url.PathUnescape(name)
 		if err != nil || !strings.HasPrefix(p, "/") {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", filepath.Join(dir, e.Name()), err)
+		file := filepath.Join(dir, e.Name())
+		if !hashed {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				return nil, fmt.Errorf("reading %s: %w", file, err)
+			}
+			s.files[p] = seenOf(b)
+			continue
 		}
-		s.files[p] = b
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", file, err)
+		}
+		if h, ok := parseHash(string(b)); ok {
+			s.files[p] = h
+		}
 	}
 	return s, nil
+}
+
+// A hash file holds "<sha256 hex> <size>\n".
+func parseHash(text string) (*seen, bool) {
+	sum, size, ok := strings.Cut(strings.TrimSpace(text), " ")
+	h := &seen{}
+	n, err := strconv.ParseInt(size, 10, 64)
+	if b, herr := hex.DecodeString(sum); !ok || err != nil || herr != nil || len(b) != len(h.Sum) {
+		return nil, false
+	} else {
+		copy(h.Sum[:], b)
+	}
+	h.Size = n
+	return h, true
 }
 
 // baseline reports whether a converged state was recorded: before the
 // first pass there is nothing to compare with.
 func (s *seenStore) baseline() bool { return len(s.files) > 0 }
 
-// paths lists the files the store has a copy of.
+// paths lists the files the store remembers.
 func (s *seenStore) paths() []string {
 	out := make([]string, 0, len(s.files))
 	for p := range s.files {
@@ -63,53 +93,76 @@ func (s *seenStore) paths() []string {
 	return out
 }
 
-// edit is a rules file that differs from the agent's copy.
-type edit struct {
-	Path   string
-	Before []byte // the copy; nil: the file is new
-	Now    []byte // nil: the file was removed
+// kept tells whether the store keeps the bytes of a file (rulekeeper
+// manages it).
+func (s *seenStore) kept(p string) bool {
+	f := s.files[p]
+	return f != nil && f.Data != nil
 }
 
-// edits compares files as they are now (nil: missing) with the copies.
-func (s *seenStore) edits(now map[string][]byte) []edit {
+// edit is a rules file that differs from what the store remembers.
+type edit struct {
+	Path   string
+	Before *seen // nil: the file is new
+	Now    *seen // nil: the file was removed
+}
+
+// edits compares files as they are now (nil: missing) with the store.
+func (s *seenStore) edits(now map[string]*seen) []edit {
 	var out []edit
 	for p, b := range now {
 		old, had := s.files[p]
-		switch {
-		case !had && b == nil:
-		case !had:
-			out = append(out, edit{Path: p, Now: b})
-		case b == nil:
-			out = append(out, edit{Path: p, Before: old})
-		case !bytes.Equal(old, b):
-			out = append(out, edit{Path: p, Before: old, Now: b})
+		if !had && b == nil || had && old.same(b) {
+			continue
 		}
+		out = append(out, edit{Path: p, Before: old, Now: b})
 	}
 	return out
 }
 
-// replace records files as converged: copies are written for files whose
-// content changed and removed for files no longer there (nil content).
-func (s *seenStore) replace(files map[string][]byte) error {
+// replace records files as converged: a copy for those with bytes, a hash
+// for the others; nil removes what was remembered of a file.
+func (s *seenStore) replace(files map[string]*seen) error {
 	var errs []error
-	for p, b := range files {
-		name := filepath.Join(s.dir, url.PathEscape(p))
+	for p, f := range files {
+		copyName := filepath.Join(s.dir, url.PathEscape(p))
+		hashName := filepath.Join(s.dir, hashPrefix+url.PathEscape(p))
 		old, had := s.files[p]
 		switch {
-		case b == nil:
+		case f == nil:
 			if had {
-				if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				if err := removeAll(copyName, hashName); err != nil {
 					errs = append(errs, err)
 					continue
 				}
 				delete(s.files, p)
 			}
-		case !had || !bytes.Equal(old, b):
-			if err := atomicfile.WriteMkdir(name, b, 0o600, 0o700); err != nil {
+		case had && old.same(f) && (old.Data != nil) == (f.Data != nil):
+		case f.Data != nil:
+			if err := atomicfile.WriteMkdir(copyName, f.Data, 0o600, 0o700); err != nil {
 				errs = append(errs, fmt.Errorf("keeping a copy of %s: %w", p, err))
 				continue
 			}
-			s.files[p] = bytes.Clone(b)
+			_ = removeAll(hashName)
+			s.files[p] = f
+		default:
+			line := fmt.Sprintf("%x %d\n", f.Sum, f.Size)
+			if err := atomicfile.WriteMkdir(hashName, []byte(line), 0o600, 0o700); err != nil {
+				errs = append(errs, fmt.Errorf("keeping the hash of %s: %w", p, err))
+				continue
+			}
+			_ = removeAll(copyName)
+			s.files[p] = &seen{Sum: f.Sum, Size: f.Size}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func removeAll(names ...string) error {
+	var errs []error
+	for _, n := range names {
+		if err := os.Remove(n); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

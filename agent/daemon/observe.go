@@ -1,0 +1,78 @@
+package daemon
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+)
+
+// seen is a rules file as the agent saw it: its hash and size always, its
+// bytes only when kept (a file rulekeeper manages, whose edits it shows as
+// a diff). Memory then stays bounded by the managed files, whatever the size
+// of the other files in Falco's rules folders. A nil *seen is a missing file.
+type seen struct {
+	Sum  [sha256.Size]byte
+	Size int64
+	Data []byte // nil unless kept
+}
+
+func seenOf(b []byte) *seen {
+	return &seen{Sum: sha256.Sum256(b), Size: int64(len(b)), Data: b}
+}
+
+// same tells whether two observations are of the same content (both
+// missing counts as the same).
+func (s *seen) same(o *seen) bool {
+	if s == nil || o == nil {
+		return s == o
+	}
+	return s.Sum == o.Sum && s.Size == o.Size
+}
+
+// observe reads a rules file under the sandbox root: whole when keep, else
+// only through the hash. nil when it is missing or unreadable (what Falco
+// cannot load is not there for it either). This is the one place the
+// daemon reads rules files.
+func observe(path string, keep bool) *seen {
+	// O_NONBLOCK: a FIFO put in a rules folder must not hang the daemon.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	// Read no more than the size found: a file that grows meanwhile is seen
+	// again by the next event.
+	r := io.LimitReader(f, fi.Size())
+	if keep {
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return nil
+		}
+		return seenOf(b)
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, r)
+	if err != nil {
+		return nil
+	}
+	s := &seen{Size: n}
+	h.Sum(s.Sum[:0])
+	return s
+}
+
+// sizeChange tells, for an edit whose content was not kept, what changed.
+func sizeChange(before, after *seen) string {
+	switch {
+	case before == nil:
+		return fmt.Sprintf("a new file of %d bytes", after.Size)
+	case after == nil:
+		return fmt.Sprintf("the file of %d bytes was removed", before.Size)
+	}
+	return fmt.Sprintf("%d bytes before, %d now, sha256 %x now; rulekeeper keeps no copy of files it does not manage, so it has no diff", before.Size, after.Size, after.Sum)
+}
