@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -232,9 +233,10 @@ func replaceOnce(t testing.TB, s, old, new string) string {
 
 // receiver is a webhook endpoint on 127.0.0.1 that keeps what it got.
 type receiver struct {
-	srv *httptest.Server
-	mu  sync.Mutex
-	got []hookEvent
+	srv     *httptest.Server
+	mu      sync.Mutex
+	got     []hookEvent
+	maxBody int // the largest payload received, in bytes
 }
 
 type hookEvent struct {
@@ -252,12 +254,17 @@ func newReceiver(t testing.TB) *receiver {
 	r := &receiver{}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		var e hookEvent
-		if err := json.NewDecoder(req.Body).Decode(&e); err != nil {
+		body, err := io.ReadAll(req.Body)
+		if err == nil {
+			err = json.Unmarshal(body, &e)
+		}
+		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		r.mu.Lock()
 		r.got = append(r.got, e)
+		r.maxBody = max(r.maxBody, len(body))
 		r.mu.Unlock()
 	}))
 	t.Cleanup(r.srv.Close)

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/rulekeeper/rulekeeper/agent"
 	"github.com/rulekeeper/rulekeeper/agent/alert"
 	"github.com/rulekeeper/rulekeeper/agent/source"
@@ -143,11 +145,47 @@ func (d *Daemon) refuse(ctx context.Context, commit, dir string, out *agent.Outc
 		return
 	}
 	d.loop.refusal = key
-	msg := fmt.Sprintf("the policy%s has errors: nothing from it was applied; the node keeps its last good state", at(commit))
+	// The message carries the reason: under systemd it is the one text
+	// `journalctl -u rulekeeper` shows.
+	msg := fmt.Sprintf("the policy%s has errors: nothing from it was applied; the node keeps its last good state: %s", at(commit), diagsLine(out, dir))
 	d.alerts.Emit(ctx, alert.Event{Kind: alert.Refused, Commit: commit, Message: msg,
 		Fields: map[string]string{"diagnostics": strings.TrimSpace(diags)}})
 	d.loop.status.Refused = &agent.Incident{Time: time.Now().UTC(), Kind: "policy", Commit: commit, Message: msg + "\n" + diags}
 	d.saveStatus()
+}
+
+// diagsLine tells a policy's errors on one line, the first few of them in
+// full (file and line, what is wrong, the path and OS error where there is
+// one).
+func diagsLine(out *agent.Outcome, dir string) string {
+	const shown = 3
+	var parts []string
+	n := 0
+	if out != nil {
+		for _, dg := range out.Diags {
+			if dg.Severity != hcl.DiagError {
+				continue
+			}
+			if n++; n > shown {
+				continue
+			}
+			s := dg.Summary
+			if dg.Detail != "" {
+				s += ": " + dg.Detail
+			}
+			if r := dg.Subject; r != nil {
+				s = fmt.Sprintf("%s:%d: %s", strings.TrimPrefix(r.Filename, dir+string(filepath.Separator)), r.Start.Line, s)
+			}
+			parts = append(parts, strings.Join(strings.Fields(s), " "))
+		}
+	}
+	if n > shown {
+		parts = append(parts, fmt.Sprintf("and %d more errors", n-shown))
+	}
+	if len(parts) == 0 {
+		return "no error was recorded"
+	}
+	return strings.Join(parts, "; ")
 }
 
 // failed reports a failed pass, once per distinct error.
