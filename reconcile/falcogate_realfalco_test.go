@@ -172,20 +172,6 @@ func TestRealFalcoGatePluginInsideRoot(t *testing.T) {
 	}
 }
 
-// The option that keeps rulekeeper's runs out of syslog is one every real
-// Falco accepts, for --version and for -V, and it does not change the
-// verdict.
-func TestRealFalcoQuietOption(t *testing.T) {
-	for _, g := range gateNodes {
-		t.Run(g.version, func(t *testing.T) {
-			v, err := FalcoVersion(realfalco.Binary(t, g.version))
-			if err != nil || v != g.version {
-				t.Fatalf("FalcoVersion = %q, %v", v, err)
-			}
-		})
-	}
-}
-
 // A falco that does not answer is stopped, and the error says it timed out
 // and after how long, not that Falco rejected the files.
 func TestFalcoGateTimeout(t *testing.T) {
