@@ -26,7 +26,8 @@ const (
 // Falco holds the settings of the policy's `falco` block. Paths are node
 // paths (as Falco sees them), not yet joined with a sandbox root.
 type Falco struct {
-	// Config is falco.yaml; its rules_file(s) list is used when RulesFiles is empty.
+	// Config is falco.yaml; its rules_file(s) list is used when RulesFiles
+	// is empty. Empty when the policy names none: the node's falco.yaml.
 	Config string
 	// RulesFiles, when set, replaces the list read from falco.yaml.
 	RulesFiles []string

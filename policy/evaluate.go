@@ -36,7 +36,9 @@ type evaluator struct {
 }
 
 func (ev *evaluator) falco() Falco {
-	f := Falco{Config: DefaultConfig, Strategy: Auto, OverrideFile: DefaultOverrideFile}
+	// Config stays empty when the policy does not name one: the node's own
+	// (the agent's config says where it is) then applies, else DefaultConfig.
+	f := Falco{Strategy: Auto, OverrideFile: DefaultOverrideFile}
 	if ev.p.falco == nil {
 		return f
 	}

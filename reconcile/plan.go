@@ -4,6 +4,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +25,10 @@ type Options struct {
 	FalcoBinary string
 	// FalcoVersion is the version the binary reported ("" when unknown).
 	FalcoVersion string
+	// FalcoConfig is the node's falco.yaml (a node path) where the policy
+	// names none (the agent's config says where it is); "" is Falco's
+	// default, /etc/falco/falco.yaml.
+	FalcoConfig string
 	// Revision names what the desired state came from (a git commit), for
 	// the state record.
 	Revision string
@@ -115,10 +120,7 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	if o.FalcoBinary == "" {
 		p.Notes = append(p.Notes, "no falco binary on this node: files are not checked with `falco -V` before they are written")
 	}
-	cfg := d.Falco.Config
-	if cfg == "" {
-		cfg = policy.DefaultConfig
-	}
+	cfg := cmp.Or(d.Falco.Config, o.FalcoConfig, policy.DefaultConfig)
 	p.config = cfg
 	own := d.Falco.OverrideFile
 	if own == "" {

@@ -160,7 +160,7 @@ func (d *Daemon) sync(ctx context.Context) (source.Revision, bool, error) {
 func (d *Daemon) converge(ctx context.Context, dir, commit string, edited bool) (*agent.Outcome, bool, error) {
 	in := agent.Input{PolicyDir: dir, Node: d.node, Reloader: d.Reloader, Reconcile: reconcile.Options{
 		Root: d.root, StateDir: d.cfg.StateDir, FalcoBinary: d.falco.Binary,
-		FalcoVersion: d.falco.Version, Revision: commit}}
+		FalcoVersion: d.falco.Version, FalcoConfig: d.cfg.Falco.Config, Revision: commit}}
 	if d.cfg.Drift.Mode == agent.DriftAlert && edited {
 		out, err := agent.Converge(ctx, in)
 		if err != nil || hasReason(out.Plan, reconcile.ReasonDrift) {
