@@ -1,0 +1,257 @@
+package reconcile
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/rulekeeper/rulekeeper/internal/testkit/realfalco"
+	"github.com/rulekeeper/rulekeeper/policy"
+)
+
+// The real-Falco tier of this package: every rule of every upstream rules
+// file in testdata is edited at once, and the matching real Falco loads the
+// result. Run with RULEKEEPER_FALCO_DIR set (README.md, "Tests").
+
+// realNode lays out a node of one real Falco version with its upstream files.
+type realNode struct {
+	falco string // the real Falco version that loads the files
+	rules string // testdata/falco name of its falco_rules.yaml
+	make  func(testing.TB) string
+}
+
+var realNodes = []realNode{
+	{"0.32.1", "falco_rules-0.32.1.yaml", node032},
+	{"0.40.0", "falco_rules-3.2.0.yaml", node040},
+	{"0.44.1", "falco_rules-5.1.0.yaml", realNode044},
+}
+
+// node040 is a Falco 0.40.0 node: its package ships falco-rules-3.2.0.
+func node040(t testing.TB) string {
+	root := node(t, map[string]string{
+		"/etc/falco/falco.yaml":       "falco-0.40.0.yaml",
+		"/etc/falco/falco_rules.yaml": "falco_rules-3.2.0.yaml",
+	})
+	writeNode(t, root, "/etc/falco/falco_rules.local.yaml", []byte("# Your custom rules!\n"))
+	os.MkdirAll(filepath.Join(root, "etc/falco/rules.d"), 0o755)
+	return root
+}
+
+// realNode044 is node044 with the container plugin turned on in its
+// falco.yaml, as a node must have it: falco-rules 5.x require the plugin,
+// and `falco -V` loads it only through the config.
+func realNode044(t testing.TB) string {
+	root := node044(t)
+	cfg := filepath.Join(root, "etc/falco/falco.yaml")
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := bytes.Replace(b, []byte("\nload_plugins: []\n"), []byte("\nload_plugins: [container]\n"), 1)
+	on = bytes.Replace(on, []byte("library_path: libcontainer.so"), []byte("library_path: "+realfalco.ContainerPlugin(t)), 1)
+	if bytes.Equal(on, b) || bytes.Count(on, []byte(realfalco.ContainerPlugin(t))) != 1 {
+		t.Fatal("falco-0.44.1.yaml no longer has `load_plugins: []` and the container plugin's library_path")
+	}
+	if err := os.WriteFile(cfg, on, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// upstreamRule is one full rule definition of a vendor file, as Falco reads it.
+type upstreamRule struct {
+	name, priority string
+	enabled        bool
+}
+
+// upstreamRules lists the rules a vendor file defines, last definition winning.
+func upstreamRules(t testing.TB, file string) []upstreamRule {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata/falco", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []map[string]any
+	if err := yaml.Unmarshal(b, &items); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	var out []upstreamRule
+	at := map[string]int{}
+	for _, it := range items {
+		name, ok := it["rule"].(string)
+		if !ok || it["condition"] == nil || it["append"] != nil || it["override"] != nil {
+			continue
+		}
+		r := upstreamRule{name: name, priority: fmt.Sprint(it["priority"]), enabled: it["enabled"] != false}
+		if i, seen := at[name]; seen {
+			out[i] = r
+			continue
+		}
+		at[name] = len(out)
+		out = append(out, r)
+	}
+	if len(out) < 20 {
+		t.Fatalf("%s: only %d rules found", file, len(out))
+	}
+	return out
+}
+
+// everyRule is a policy that changes every rule of a file: its output gets
+// a prefix and an included token, its priority another level, and every
+// third rule is turned off (or on, where the vendor ships it off).
+func everyRule(s policy.Strategy, rules []upstreamRule) policy.Desired {
+	d := policy.Desired{Falco: policy.Falco{Strategy: s}}
+	levels := []string{"WARNING", "NOTICE", "CRITICAL", "INFO", "ERROR"}
+	for i, r := range rules {
+		pr := levels[i%len(levels)]
+		if strings.EqualFold(pr, r.priority) {
+			pr = levels[(i+1)%len(levels)]
+		}
+		rule := policy.Rule{
+			Name:     r.name,
+			Pos:      fmt.Sprintf("every.hcl:%d,1", i+1),
+			Output:   &policy.Output{Prefix: "RK-EDIT!", Include: []string{"rk_uid=%user.uid"}},
+			Priority: ptr(pr),
+		}
+		if i%3 == 0 {
+			rule.Enabled = ptr(!r.enabled)
+		}
+		d.Rules = append(d.Rules, rule)
+	}
+	return d
+}
+
+// runFalco runs a real Falco and returns its stdout, stderr and exit code.
+func runFalco(t testing.TB, bin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return o.String(), e.String(), ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running %s: %v", bin, err)
+	}
+	return o.String(), e.String(), 0
+}
+
+// loadArgs are the node's config and every rules file Falco loads, in its
+// order, with the flag that names a file (-V to validate, -r to run).
+func loadArgs(root string, p *Plan, flag string) []string {
+	args := []string{"-c", hostPath(root, policy.DefaultConfig)}
+	for _, f := range p.order {
+		args = append(args, flag, hostPath(root, f))
+	}
+	return args
+}
+
+// listedRule is a rule as `falco -L` with json_output describes it (0.38+).
+type listedRule struct {
+	Info struct {
+		Name     string `json:"name"`
+		Output   string `json:"output"`
+		Priority string `json:"priority"`
+		Enabled  bool   `json:"enabled"`
+	} `json:"info"`
+}
+
+// falcoPriority is how Falco names a priority in its listings.
+var falcoPriority = map[string]string{
+	"EMERGENCY": "Emergency", "ALERT": "Alert", "CRITICAL": "Critical", "ERROR": "Error",
+	"WARNING": "Warning", "NOTICE": "Notice", "INFO": "Informational", "DEBUG": "Debug",
+}
+
+func TestRealFalcoEveryRule(t *testing.T) {
+	for _, n := range realNodes {
+		bin := realfalco.Binary(t, n.falco)
+		rules := upstreamRules(t, n.rules)
+		for _, s := range []policy.Strategy{policy.InPlace, policy.Override} {
+			t.Run(n.falco+"/"+string(s), func(t *testing.T) {
+				root := n.make(t)
+				o := at(root, n.falco)
+				o.FalcoBinary = bin // rulekeeper's own `falco -V` check, with the real Falco
+				p := mustPlan(t, everyRule(s, rules), o)
+				res, err := Apply(p)
+				if err != nil {
+					t.Fatalf("apply of %d rules: %v", len(rules), err)
+				}
+				if !res.Checked {
+					t.Fatal("the files were not checked with the real falco -V")
+				}
+				want := planned(p)
+				if len(want) != len(rules) {
+					t.Fatalf("the plan changes %d rules, want every one of %d", len(want), len(rules))
+				}
+				// Falco loads what was written, on its own.
+				out, errOut, code := runFalco(t, bin, loadArgs(root, p, "-V")...)
+				if code != 0 {
+					t.Fatalf("real Falco %s refuses the edited files (exit %d):\n%s%s", n.falco, code, out, errOut)
+				}
+				if n.falco == "0.32.1" {
+					return // its -L shows no outputs; the exam replay checks what it prints
+				}
+				checkListed(t, bin, root, p, want)
+			})
+		}
+	}
+}
+
+// planned is, per rule, the values the plan gives it, as Falco reads them.
+func planned(p *Plan) map[string]map[string]string {
+	want := map[string]map[string]string{}
+	for _, fc := range p.Files {
+		for _, c := range fc.Changes {
+			if want[c.Rule] == nil {
+				want[c.Rule] = map[string]string{}
+			}
+			want[c.Rule][c.Field] = c.New
+		}
+	}
+	return want
+}
+
+// checkListed has Falco list its rules after loading the edited files and
+// compares what it will use with what the plan wrote, rule by rule.
+func checkListed(t *testing.T, bin, root string, p *Plan, want map[string]map[string]string) {
+	t.Helper()
+	args := append(loadArgs(root, p, "-r"), "-L", "-o", "json_output=true")
+	out, errOut, code := runFalco(t, bin, args...)
+	if code != 0 {
+		t.Fatalf("falco -L: exit %d:\n%s", code, errOut)
+	}
+	var list struct{ Rules []listedRule }
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("falco -L output is not JSON: %v\n%.500s", err, out)
+	}
+	seen := 0
+	for _, r := range list.Rules {
+		w, ok := want[r.Info.Name]
+		if !ok {
+			continue
+		}
+		seen++
+		if got := strings.TrimSpace(r.Info.Output); got != strings.TrimSpace(w["output"]) {
+			t.Errorf("%s: Falco uses output\n  %q\nwant\n  %q", r.Info.Name, got, w["output"])
+		}
+		if !strings.HasPrefix(r.Info.Output, "RK-EDIT! ") || !strings.Contains(r.Info.Output, "rk_uid=%user.uid") {
+			t.Errorf("%s: output %q lacks the prefix or the include", r.Info.Name, r.Info.Output)
+		}
+		if pr, ok := w["priority"]; ok && r.Info.Priority != falcoPriority[strings.ToUpper(pr)] {
+			t.Errorf("%s: Falco uses priority %s, want %s", r.Info.Name, r.Info.Priority, pr)
+		}
+		if en, ok := w["enabled"]; ok && fmt.Sprint(r.Info.Enabled) != en {
+			t.Errorf("%s: Falco has enabled %v, want %s", r.Info.Name, r.Info.Enabled, en)
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("falco -L lists %d of the %d edited rules", seen, len(want))
+	}
+}
