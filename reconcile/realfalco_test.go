@@ -67,8 +67,8 @@ func realNode044(t testing.TB) string {
 
 // upstreamRule is one full rule definition of a vendor file, as Falco reads it.
 type upstreamRule struct {
-	name, priority string
-	enabled        bool
+	name, output, priority string
+	enabled                bool
 }
 
 // upstreamRules lists the rules a vendor file defines, last definition winning.
@@ -89,7 +89,7 @@ func upstreamRules(t testing.TB, file string) []upstreamRule {
 		if !ok || it["condition"] == nil || it["append"] != nil || it["override"] != nil {
 			continue
 		}
-		r := upstreamRule{name: name, priority: fmt.Sprint(it["priority"]), enabled: it["enabled"] != false}
+		r := upstreamRule{name: name, output: fmt.Sprint(it["output"]), priority: fmt.Sprint(it["priority"]), enabled: it["enabled"] != false}
 		if i, seen := at[name]; seen {
 			out[i] = r
 			continue
@@ -178,7 +178,8 @@ func TestRealFalcoEveryRule(t *testing.T) {
 				root := n.make(t)
 				o := at(root, n.falco)
 				o.FalcoBinary = bin // rulekeeper's own `falco -V` check, with the real Falco
-				p := mustPlan(t, everyRule(s, rules), o)
+				d := everyRule(s, rules)
+				p := mustPlan(t, d, o)
 				res, err := Apply(p)
 				if err != nil {
 					t.Fatalf("apply of %d rules: %v", len(rules), err)
@@ -186,9 +187,8 @@ func TestRealFalcoEveryRule(t *testing.T) {
 				if !res.Checked {
 					t.Fatal("the files were not checked with the real falco -V")
 				}
-				want := planned(p)
-				if len(want) != len(rules) {
-					t.Fatalf("the plan changes %d rules, want every one of %d", len(want), len(rules))
+				if n := changedRules(p); n != len(rules) {
+					t.Fatalf("the plan changes %d rules, want every one of %d", n, len(rules))
 				}
 				// Falco loads what was written, on its own.
 				out, errOut, code := runFalco(t, bin, loadArgs(root, p, "-V")...)
@@ -198,29 +198,49 @@ func TestRealFalcoEveryRule(t *testing.T) {
 				if n.falco == "0.32.1" {
 					return // its -L shows no outputs; the exam replay checks what it prints
 				}
-				checkListed(t, bin, root, p, want)
+				checkListed(t, bin, root, p, expected(rules, d))
 			})
 		}
 	}
 }
 
-// planned is, per rule, the values the plan gives it, as Falco reads them.
-func planned(p *Plan) map[string]map[string]string {
-	want := map[string]map[string]string{}
-	for _, fc := range p.Files {
-		for _, c := range fc.Changes {
-			if want[c.Rule] == nil {
-				want[c.Rule] = map[string]string{}
-			}
-			want[c.Rule][c.Field] = c.New
+// wantRule is what Falco must use for a rule after the edit.
+type wantRule struct {
+	output, priority string
+	enabled          bool
+}
+
+// expected derives, from the upstream file and the policy alone (not from
+// what rulekeeper wrote), what Falco must use for every edited rule: the
+// include goes right after the prefix, as no upstream output has it.
+func expected(rules []upstreamRule, d policy.Desired) map[string]wantRule {
+	want := map[string]wantRule{}
+	for i, r := range rules {
+		dr := d.Rules[i]
+		w := wantRule{output: dr.Output.Prefix + " " + strings.Join(dr.Output.Include, " ") + " " + strings.TrimSpace(r.output),
+			priority: *dr.Priority, enabled: r.enabled}
+		if dr.Enabled != nil {
+			w.enabled = *dr.Enabled
 		}
+		want[r.name] = w
 	}
 	return want
 }
 
+// changedRules counts the rules a plan changes.
+func changedRules(p *Plan) int {
+	rules := map[string]bool{}
+	for _, fc := range p.Files {
+		for _, c := range fc.Changes {
+			rules[c.Rule] = true
+		}
+	}
+	return len(rules)
+}
+
 // checkListed has Falco list its rules after loading the edited files and
-// compares what it will use with what the plan wrote, rule by rule.
-func checkListed(t *testing.T, bin, root string, p *Plan, want map[string]map[string]string) {
+// compares what it will use with what the policy asks, rule by rule.
+func checkListed(t *testing.T, bin, root string, p *Plan, want map[string]wantRule) {
 	t.Helper()
 	args := append(loadArgs(root, p, "-r"), "-L", "-o", "json_output=true")
 	out, errOut, code := runFalco(t, bin, args...)
@@ -238,20 +258,55 @@ func checkListed(t *testing.T, bin, root string, p *Plan, want map[string]map[st
 			continue
 		}
 		seen++
-		if got := strings.TrimSpace(r.Info.Output); got != strings.TrimSpace(w["output"]) {
-			t.Errorf("%s: Falco uses output\n  %q\nwant\n  %q", r.Info.Name, got, w["output"])
+		if got := strings.TrimSpace(r.Info.Output); got != w.output {
+			t.Errorf("%s: Falco uses output\n  %q\nwant\n  %q", r.Info.Name, got, w.output)
 		}
-		if !strings.HasPrefix(r.Info.Output, "RK-EDIT! ") || !strings.Contains(r.Info.Output, "rk_uid=%user.uid") {
-			t.Errorf("%s: output %q lacks the prefix or the include", r.Info.Name, r.Info.Output)
+		if r.Info.Priority != falcoPriority[w.priority] {
+			t.Errorf("%s: Falco uses priority %s, want %s", r.Info.Name, r.Info.Priority, w.priority)
 		}
-		if pr, ok := w["priority"]; ok && r.Info.Priority != falcoPriority[strings.ToUpper(pr)] {
-			t.Errorf("%s: Falco uses priority %s, want %s", r.Info.Name, r.Info.Priority, pr)
-		}
-		if en, ok := w["enabled"]; ok && fmt.Sprint(r.Info.Enabled) != en {
-			t.Errorf("%s: Falco has enabled %v, want %s", r.Info.Name, r.Info.Enabled, en)
+		if r.Info.Enabled != w.enabled {
+			t.Errorf("%s: Falco has enabled %v, want %v", r.Info.Name, r.Info.Enabled, w.enabled)
 		}
 	}
 	if seen != len(want) {
 		t.Errorf("falco -L lists %d of the %d edited rules", seen, len(want))
+	}
+}
+
+// What the real Falco refuses is not written, and the message is Falco's.
+func TestRealFalcoRefuses(t *testing.T) {
+	cases := []struct {
+		name, falco string
+		node        func(testing.TB) string
+		desired     policy.Desired
+		want        []string // in the error
+	}{
+		// Falco 0.32.1 knows no field class "usr"; the policy layer refuses it
+		// too, but the check must hold for whatever reaches a rules file.
+		{"unknown field class", "0.32.1", node032, examWith(policy.InPlace, func(r *policy.Rule) {
+			r.Output.Include = []string{"user_id=%usr.uid"}
+		}), []string{"invalid formatting token usr.uid", "/etc/falco/falco_rules.yaml"}},
+		// A 0.44.1 node whose falco.yaml does not load the container plugin
+		// cannot load falco-rules 5.x at all: nothing is written over it.
+		{"0.44.1 without its container plugin", "0.44.1", node044, exam(policy.Override),
+			[]string{"Plugin requirement not satisfied", "container"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			root := c.node(t)
+			o := at(root, c.falco)
+			o.FalcoBinary = realfalco.Binary(t, c.falco)
+			before := snapshot(t, root)
+			_, err := Apply(mustPlan(t, c.desired, o))
+			if err == nil {
+				t.Fatal("applied; the real Falco should have refused the files")
+			}
+			for _, w := range append([]string{"falco -V rejects", "nothing was written"}, c.want...) {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not say %q:\n%v", w, err)
+				}
+			}
+			sameTree(t, before, snapshot(t, root))
+		})
 	}
 }
