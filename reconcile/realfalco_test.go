@@ -1,11 +1,9 @@
 package reconcile
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,49 +18,9 @@ import (
 // file in testdata is edited at once, and the matching real Falco loads the
 // result. Run with RULEKEEPER_FALCO_DIR set (README.md, "Tests").
 
-// realNode lays out a node of one real Falco version with its upstream files.
-type realNode struct {
-	falco string // the real Falco version that loads the files
-	rules string // testdata/falco name of its falco_rules.yaml
-	make  func(testing.TB) string
-}
-
-var realNodes = []realNode{
-	{"0.32.1", "falco_rules-0.32.1.yaml", node032},
-	{"0.40.0", "falco_rules-3.2.0.yaml", node040},
-	{"0.44.1", "falco_rules-5.1.0.yaml", realNode044},
-}
-
-// node040 is a Falco 0.40.0 node: its package ships falco-rules-3.2.0.
-func node040(t testing.TB) string {
-	root := node(t, map[string]string{
-		"/etc/falco/falco.yaml":       "falco-0.40.0.yaml",
-		"/etc/falco/falco_rules.yaml": "falco_rules-3.2.0.yaml",
-	})
-	writeNode(t, root, "/etc/falco/falco_rules.local.yaml", []byte("# Your custom rules!\n"))
-	os.MkdirAll(filepath.Join(root, "etc/falco/rules.d"), 0o755)
-	return root
-}
-
-// realNode044 is node044 with the container plugin turned on in its
-// falco.yaml, as a node must have it: falco-rules 5.x require the plugin,
-// and `falco -V` loads it only through the config.
-func realNode044(t testing.TB) string {
-	root := node044(t)
-	cfg := filepath.Join(root, "etc/falco/falco.yaml")
-	b, err := os.ReadFile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	on := bytes.Replace(b, []byte("\nload_plugins: []\n"), []byte("\nload_plugins: [container]\n"), 1)
-	on = bytes.Replace(on, []byte("library_path: libcontainer.so"), []byte("library_path: "+realfalco.ContainerPlugin(t)), 1)
-	if bytes.Equal(on, b) || bytes.Count(on, []byte(realfalco.ContainerPlugin(t))) != 1 {
-		t.Fatal("falco-0.44.1.yaml no longer has `load_plugins: []` and the container plugin's library_path")
-	}
-	if err := os.WriteFile(cfg, on, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return root
+// realNode is a node whose files the real Falco of its version loads.
+func realNode(t testing.TB, version string) string {
+	return realfalco.Node(t, "testdata/falco", version)
 }
 
 // upstreamRule is one full rule definition of a vendor file, as Falco reads it.
@@ -128,21 +86,6 @@ func everyRule(s policy.Strategy, rules []upstreamRule) policy.Desired {
 	return d
 }
 
-// runFalco runs a real Falco and returns its stdout, stderr and exit code.
-func runFalco(t testing.TB, bin string, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return o.String(), e.String(), ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("running %s: %v", bin, err)
-	}
-	return o.String(), e.String(), 0
-}
-
 // loadArgs are the node's config and every rules file Falco loads, in its
 // order, with the flag that names a file (-V to validate, -r to run).
 func loadArgs(root string, p *Plan, flag string) []string {
@@ -170,13 +113,13 @@ var falcoPriority = map[string]string{
 }
 
 func TestRealFalcoEveryRule(t *testing.T) {
-	for _, n := range realNodes {
-		bin := realfalco.Binary(t, n.falco)
-		rules := upstreamRules(t, n.rules)
+	for _, v := range realfalco.Versions {
+		bin := realfalco.Binary(t, v)
+		rules := upstreamRules(t, realfalco.Packages[v].Rules)
 		for _, s := range []policy.Strategy{policy.InPlace, policy.Override} {
-			t.Run(n.falco+"/"+string(s), func(t *testing.T) {
-				root := n.make(t)
-				o := at(root, n.falco)
+			t.Run(v+"/"+string(s), func(t *testing.T) {
+				root := realNode(t, v)
+				o := at(root, v)
 				o.FalcoBinary = bin // rulekeeper's own `falco -V` check, with the real Falco
 				d := everyRule(s, rules)
 				p := mustPlan(t, d, o)
@@ -191,11 +134,11 @@ func TestRealFalcoEveryRule(t *testing.T) {
 					t.Fatalf("the plan changes %d rules, want every one of %d", n, len(rules))
 				}
 				// Falco loads what was written, on its own.
-				out, errOut, code := runFalco(t, bin, loadArgs(root, p, "-V")...)
+				out, errOut, code := realfalco.Run(t, bin, loadArgs(root, p, "-V")...)
 				if code != 0 {
-					t.Fatalf("real Falco %s refuses the edited files (exit %d):\n%s%s", n.falco, code, out, errOut)
+					t.Fatalf("real Falco %s refuses the edited files (exit %d):\n%s%s", v, code, out, errOut)
 				}
-				if n.falco == "0.32.1" {
+				if v == "0.32.1" {
 					return // its -L shows no outputs; the exam replay checks what it prints
 				}
 				checkListed(t, bin, root, p, expected(rules, d))
@@ -243,7 +186,7 @@ func changedRules(p *Plan) int {
 func checkListed(t *testing.T, bin, root string, p *Plan, want map[string]wantRule) {
 	t.Helper()
 	args := append(loadArgs(root, p, "-r"), "-L", "-o", "json_output=true")
-	out, errOut, code := runFalco(t, bin, args...)
+	out, errOut, code := realfalco.Run(t, bin, args...)
 	if code != 0 {
 		t.Fatalf("falco -L: exit %d:\n%s", code, errOut)
 	}
@@ -277,23 +220,23 @@ func checkListed(t *testing.T, bin, root string, p *Plan, want map[string]wantRu
 func TestRealFalcoRefuses(t *testing.T) {
 	cases := []struct {
 		name, falco string
-		node        func(testing.TB) string
+		node        func(testing.TB, string) string
 		desired     policy.Desired
 		want        []string // in the error
 	}{
 		// Falco 0.32.1 knows no field class "usr"; the policy layer refuses it
 		// too, but the check must hold for whatever reaches a rules file.
-		{"unknown field class", "0.32.1", node032, examWith(policy.InPlace, func(r *policy.Rule) {
+		{"unknown field class", "0.32.1", realNode, examWith(policy.InPlace, func(r *policy.Rule) {
 			r.Output.Include = []string{"user_id=%usr.uid"}
 		}), []string{"invalid formatting token usr.uid", "/etc/falco/falco_rules.yaml"}},
 		// A 0.44.1 node whose falco.yaml does not load the container plugin
 		// cannot load falco-rules 5.x at all: nothing is written over it.
-		{"0.44.1 without its container plugin", "0.44.1", node044, exam(policy.Override),
+		{"0.44.1 without its container plugin", "0.44.1", func(t testing.TB, _ string) string { return node044(t) }, exam(policy.Override),
 			[]string{"Plugin requirement not satisfied", "container"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			root := c.node(t)
+			root := c.node(t, c.falco)
 			o := at(root, c.falco)
 			o.FalcoBinary = realfalco.Binary(t, c.falco)
 			before := snapshot(t, root)
