@@ -2,7 +2,6 @@ package main
 
 import (
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -15,7 +14,8 @@ type watcher struct {
 	fw      *fsnotify.Watcher
 	changed chan string
 	files   map[string]bool // config and rules files
-	dirs    map[string]bool // rules folders: any yaml created, written or removed inside
+	dirs    map[string]bool // rules folders: any file Falco loads created, written or removed inside
+	version string
 	watched map[string]bool
 	events  chan fsnotify.Event
 }
@@ -38,7 +38,7 @@ func (w *watcher) set(configPath string, e *engine) {
 		w.fw = fw
 		go w.loop(fw)
 	}
-	w.files, w.dirs = map[string]bool{abs(configPath): true}, map[string]bool{}
+	w.files, w.dirs, w.version = map[string]bool{abs(configPath): true}, map[string]bool{}, falcoVersion(configPath)
 	w.add(filepath.Dir(abs(configPath)))
 	for _, entry := range e.cfg.RulesFile {
 		p := abs(entry)
@@ -95,7 +95,7 @@ func (w *watcher) relevant(name string) bool {
 	if w.files[p] || w.dirs[p] {
 		return true
 	}
-	return w.dirs[filepath.Dir(p)] && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml"))
+	return w.dirs[filepath.Dir(p)] && folderLoads(w.version, filepath.Base(p))
 }
 
 func (w *watcher) close() {
