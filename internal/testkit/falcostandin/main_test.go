@@ -130,16 +130,19 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// upstreamRules are the verbatim upstream rules files (their origin is noted beside them).
+const upstreamRules = "../../../reconcile/testdata/falco/"
+
 func TestValidateRealRulesInOrder(t *testing.T) {
 	local := filepath.Join(t.TempDir(), "local.yaml")
 	// A later file may redefine a vendor rule entirely, the 0.32 way to change an output.
 	write(t, local, strings.Replace(goodRule, "Shell", "Terminal shell in container", 1))
-	out, errOut, code := runStandin(t, nil, "-V", "testdata/falco_rules-0.32.1.yaml", "-V", local)
-	if code != 0 || out != "testdata/falco_rules-0.32.1.yaml: Ok\n"+local+": Ok\n" {
+	out, errOut, code := runStandin(t, nil, "-V", upstreamRules+"falco_rules-0.32.1.yaml", "-V", local)
+	if code != 0 || out != upstreamRules+"falco_rules-0.32.1.yaml: Ok\n"+local+": Ok\n" {
 		t.Fatalf("code %d stdout %q stderr %q", code, out, errOut)
 	}
-	out, _, code = runStandin(t, []string{"FALCO_STANDIN_VERSION=0.44.1"}, "-V", "testdata/falco_rules-5.1.0.yaml")
-	if code != 0 || out != "testdata/falco_rules-5.1.0.yaml: Ok\n" {
+	out, _, code = runStandin(t, []string{"FALCO_STANDIN_VERSION=0.44.1"}, "-V", upstreamRules+"falco_rules-5.1.0.yaml")
+	if code != 0 || out != upstreamRules+"falco_rules-5.1.0.yaml: Ok\n" {
 		t.Fatalf("5.1.0 rules: code %d stdout %q", code, out)
 	}
 }

@@ -28,7 +28,7 @@ var compared = []string{"0.32.1", "0.40.0"}
 // runs with engine.kind=nodriver).
 func upstreamConfig(t *testing.T, version string, running bool) []byte {
 	t.Helper()
-	path := "../../../reconcile/testdata/falco/falco-" + version + ".yaml"
+	path := upstreamRules + "falco-" + version + ".yaml"
 	if version == "0.32.1" && running {
 		path = filepath.Join(realfalco.Dir(t), "0.32.1", "falco-noevents.yaml")
 	}
@@ -88,7 +88,7 @@ func TestRealFalcoStandinValidate(t *testing.T) {
 		cfg := filepath.Join(dir, "falco-"+v+".yaml")
 		write(t, cfg, string(upstreamConfig(t, v, false)))
 		upstream := map[string]string{"0.32.1": "falco_rules-0.32.1.yaml", "0.40.0": "falco_rules-3.2.0.yaml"}[v]
-		all := append(cases, []string{"../../../reconcile/testdata/falco/" + upstream})
+		all := append(cases, []string{upstreamRules + upstream})
 		for _, c := range all {
 			var names []string
 			for _, f := range c {
