@@ -23,16 +23,10 @@ import (
 // compared are the versions whose behaviour the stand-in copies.
 var compared = []string{"0.32.1", "0.40.0"}
 
-// upstreamConfig is the upstream falco.yaml of the version; to run, 0.32.1
-// takes the one with the plugin that lets it run without a driver (0.40.0
-// runs with engine.kind=nodriver).
-func upstreamConfig(t *testing.T, version string, running bool) []byte {
+// upstreamConfig is the upstream falco.yaml of the version.
+func upstreamConfig(t *testing.T, version string) []byte {
 	t.Helper()
-	path := upstreamRules + "falco-" + version + ".yaml"
-	if version == "0.32.1" && running {
-		path = filepath.Join(realfalco.Dir(t), "0.32.1", "falco-noevents.yaml")
-	}
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(upstreamRules + "falco-" + version + ".yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +80,7 @@ func TestRealFalcoStandinValidate(t *testing.T) {
 	for _, v := range compared {
 		bin := realfalco.Binary(t, v)
 		cfg := filepath.Join(dir, "falco-"+v+".yaml")
-		write(t, cfg, string(upstreamConfig(t, v, false)))
+		write(t, cfg, string(upstreamConfig(t, v)))
 		upstream := map[string]string{"0.32.1": "falco_rules-0.32.1.yaml", "0.40.0": "falco_rules-3.2.0.yaml"}[v]
 		all := append(cases, []string{upstreamRules + upstream})
 		for _, c := range all {
@@ -231,17 +225,13 @@ func folderNode(t *testing.T, version string, port int) (dir, cfg string) {
 	for name, list := range map[string]string{".hidden": "hidden_list", "a.yaml": "a_list", "b.yml": "b_list", "c.txt": "c_list", "d.yaml~": "d_list"} {
 		write(t, filepath.Join(dir, "rules.d", name), fmt.Sprintf("- list: %s\n  items: [a]\n", list))
 	}
-	c := string(upstreamConfig(t, version, true))
+	c := string(upstreamConfig(t, version))
 	for _, r := range [][2]string{
 		{"  - /etc/falco/falco_rules.yaml\n", "  - " + dir + "/falco_rules.yaml\n"},
 		{"  - /etc/falco/falco_rules.local.yaml\n", "  - " + dir + "/falco_rules.local.yaml\n"},
 		{"  - /etc/falco/rules.d\n", "  - " + dir + "/rules.d\n"},
 		{"listen_port: 8765\n", fmt.Sprintf("listen_port: %d\n", port)},
-		{"library_path: libnoevents.so\n", "library_path: " + filepath.Join(realfalco.Dir(t), "0.32.1/plugins/libnoevents.so") + "\n"},
 	} {
-		if r[0] == "library_path: libnoevents.so\n" && version != "0.32.1" {
-			continue
-		}
 		if !strings.Contains(c, r[0]) {
 			t.Fatalf("the upstream %s falco.yaml has no %q", version, r[0])
 		}
@@ -258,12 +248,10 @@ func TestRealFalcoStandinRunning(t *testing.T) {
 	for _, v := range compared {
 		t.Run(v, func(t *testing.T) {
 			bin := realfalco.Binary(t, v)
-			rdir, rcfg := folderNode(t, v, freePort(t))
+			port := freePort(t)
+			rdir, rcfg := folderNode(t, v, port)
 			sdir, scfg := folderNode(t, v, freePort(t))
-			args := []string{"-c", rcfg}
-			if v != "0.32.1" {
-				args = append(args, "-o", "engine.kind=nodriver")
-			}
+			args := realfalco.Service(t, v, rcfg, rdir, port)
 			rf := startFalco(t, "real Falco "+v, filepath.Join(rdir, "out"), nil, bin, args...)
 			stand := startFalco(t, "stand-in "+v, filepath.Join(sdir, "out"), []string{"FALCO_STANDIN_VERSION=" + v}, standin, "-c", scfg)
 			both := []*falcoProc{rf, stand}
