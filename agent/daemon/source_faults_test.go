@@ -79,7 +79,8 @@ alert {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.beforePass = func() { n.pause.Lock(); n.pause.Unlock() }
+	// The lock is a gate: a pass waits here while the test holds it.
+	d.beforePass = func() { n.pause.Lock(); n.pause.Unlock() } //lint:ignore SA2001 a gate, not a critical section
 	n.run(d)
 	t.Cleanup(func() {
 		n.stop()
