@@ -63,14 +63,6 @@ func (e *loadError) newText() string {
 	return e.file + ": Invalid\n1 Errors:\n" + e.code + ": " + msg
 }
 
-// text is the report in the style of the version.
-func (e *loadError) text(version string) string {
-	if newLoader(version) {
-		return e.newText()
-	}
-	return e.oldText()
-}
-
 var priorities = map[string]bool{
 	"emergency": true, "alert": true, "critical": true, "error": true, "warning": true,
 	"notice": true, "informational": true, "info": true, "debug": true,
