@@ -68,6 +68,15 @@ func runDaemon(o options, lg *logger, sigs chan os.Signal) int {
 		lg.printf("Falco version %s (driver version 2.0.0+driver)", falcoVersion(o.config))
 		lg.printf("Falco initialized with configuration file %s", o.config)
 	}
+	var w *watcher
+	if !o.daemon || o.daemonKid {
+		// Watch before loading: a change made while the rules load is not missed.
+		w = newWatcher(lg)
+		defer w.close()
+		if cfg, err := loadConfig(o.config); err == nil {
+			w.set(o.config, cfg)
+		}
+	}
 	e, err := load(o, lg, o.daemonKid)
 	if err != nil {
 		lg.printf("Error: %v", err)
@@ -90,9 +99,7 @@ func runDaemon(o options, lg *logger, sigs chan os.Signal) int {
 		lg.printf("Error: %v", err)
 		return 1
 	}
-	w := newWatcher(lg)
-	defer w.close()
-	w.set(o.config, e)
+	w.set(o.config, e.cfg)
 
 	hot := newLoader(falcoVersion(o.config))
 	for {
@@ -116,7 +123,7 @@ func runDaemon(o options, lg *logger, sigs chan os.Signal) int {
 		if hot {
 			if _, err := load(o, lg, false); err != nil {
 				lg.printf("Critical Falco internal: hot restart failure: %v", err)
-				w.set(o.config, e)
+				w.set(o.config, e.cfg)
 				continue
 			}
 		}
@@ -129,7 +136,7 @@ func runDaemon(o options, lg *logger, sigs chan os.Signal) int {
 			lg.printf("Error: %v", err)
 			return 1
 		}
-		w.set(o.config, e)
+		w.set(o.config, e.cfg)
 	}
 }
 

@@ -24,8 +24,8 @@ func newWatcher(lg *logger) *watcher {
 	return &watcher{lg: lg, changed: make(chan string, 1), watched: map[string]bool{}, events: make(chan fsnotify.Event, 64)}
 }
 
-func (w *watcher) set(configPath string, e *engine) {
-	if !e.cfg.WatchConfigFiles {
+func (w *watcher) set(configPath string, cfg *config) {
+	if !cfg.WatchConfigFiles {
 		w.close()
 		return
 	}
@@ -40,7 +40,7 @@ func (w *watcher) set(configPath string, e *engine) {
 	}
 	w.files, w.dirs, w.version = map[string]bool{abs(configPath): true}, map[string]bool{}, falcoVersion(configPath)
 	w.add(filepath.Dir(abs(configPath)))
-	for _, entry := range e.cfg.RulesFile {
+	for _, entry := range cfg.RulesFile {
 		p := abs(entry)
 		if isDir(p) {
 			w.dirs[p] = true
