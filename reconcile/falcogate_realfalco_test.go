@@ -49,11 +49,7 @@ func (g gateNode) lay(t *testing.T, root, dir string) string {
 		if root == "" {
 			c = strings.Replace(c, "library_path: libcontainer.so", "library_path: "+plugin, 1)
 		} else {
-			so, err := os.ReadFile(plugin)
-			if err != nil {
-				t.Fatal(err)
-			}
-			writeNode(t, root, "/usr/share/falco/plugins/libcontainer.so", so)
+			realfalco.InstallPlugin(t, root, "/usr/share/falco/plugins/libcontainer.so", plugin)
 		}
 		writeNode(t, root, dir+"/config.d/10-container.yaml", []byte("load_plugins: [container]\n"))
 	}

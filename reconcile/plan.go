@@ -75,8 +75,8 @@ type Plan struct {
 	next  *State
 	order []string          // every rules file Falco loads, in order, after the plan
 	cur   map[string][]byte // their current contents
-
-	// config is falco.yaml (node path), which `falco -V` reads.
+	// config is the node's falco.yaml (a node path), which `falco -V` must
+	// read: Falco refuses -V without a config, and loads plugins from it.
 	config string
 }
 
