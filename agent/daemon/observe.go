@@ -31,8 +31,13 @@ func (s *seen) same(o *seen) bool {
 	return s.Sum == o.Sum && s.Size == o.Size
 }
 
-// observe reads a rules file under the sandbox root: whole when keep, else
-// only through the hash. nil when it is missing or unreadable (what Falco
+// maxKept bounds the copy of a managed file: one larger than the largest
+// rules file rulekeeper reads (someone put a huge file in its place) is
+// only hashed.
+const maxKept = 16 << 20
+
+// observe reads a rules file under the sandbox root: whole when keep (and
+// not over maxKept), else only through the hash. nil when it is missing or unreadable (what Falco
 // cannot load is not there for it either). This is the one place the
 // daemon reads rules files.
 func observe(path string, keep bool) *seen {
@@ -49,7 +54,7 @@ func observe(path string, keep bool) *seen {
 	// Read no more than the size found: a file that grows meanwhile is seen
 	// again by the next event.
 	r := io.LimitReader(f, fi.Size())
-	if keep {
+	if keep && fi.Size() <= maxKept {
 		b, err := io.ReadAll(r)
 		if err != nil {
 			return nil

@@ -48,11 +48,18 @@ func loadSeen(dir string) (*seenStore, error) {
 		}
 		file := filepath.Join(dir, e.Name())
 		if !hashed {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				return nil, fmt.Errorf("reading %s: %w", file, err)
+			// A copy too large to keep (an earlier version kept copies of
+			// every file) is dropped: the next pass remembers the file's hash.
+			switch o := observe(file, true); {
+			case o == nil:
+				return nil, fmt.Errorf("reading %s: not a readable regular file", file)
+			case o.Data == nil:
+				if err := os.Remove(file); err != nil {
+					return nil, fmt.Errorf("removing %s: %w", file, err)
+				}
+			default:
+				s.files[p] = o
 			}
-			s.files[p] = seenOf(b)
 			continue
 		}
 		b, err := os.ReadFile(file)

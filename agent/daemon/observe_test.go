@@ -1,0 +1,46 @@
+package daemon
+
+import (
+	"crypto/sha256"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// A managed file is kept whole up to maxKept; a larger one in its place, a
+// file rulekeeper does not manage, a FIFO and a missing file are not read
+// into memory.
+func TestObserveBounded(t *testing.T) {
+	dir := t.TempDir()
+	small := filepath.Join(dir, "small.yaml")
+	if err := os.WriteFile(small, []byte("- list: x\n  items: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if o := observe(small, true); o == nil || string(o.Data) != "- list: x\n  items: []\n" || o.Sum != sha256.Sum256(o.Data) {
+		t.Fatalf("a small managed file: %+v", o)
+	}
+	if o := observe(small, false); o == nil || o.Data != nil || o.Size != 22 || o.Sum != sha256.Sum256([]byte("- list: x\n  items: []\n")) {
+		t.Fatalf("a file not managed: %+v", o)
+	}
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, maxKept+1); err != nil { // sparse: no disk, same bytes to read
+		t.Fatal(err)
+	}
+	if o := observe(big, true); o == nil || o.Data != nil || o.Size != maxKept+1 {
+		t.Fatalf("a managed file over maxKept: size %d, kept %d bytes", o.Size, len(o.Data))
+	}
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if o := observe(fifo, true); o != nil {
+		t.Fatalf("a FIFO: %+v", o)
+	}
+	if o := observe(filepath.Join(dir, "missing.yaml"), true); o != nil {
+		t.Fatalf("a missing file: %+v", o)
+	}
+}
