@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rulekeeper/rulekeeper/internal/testkit/testbuild"
 )
 
@@ -39,10 +41,11 @@ func TestExtraArguments(t *testing.T) {
 // goes the instant the process becomes rulekeeperd: rulekeeper ignores
 // SIGHUP across the exec, so there is no moment at which one is fatal.
 // Started directly, rulekeeperd catches SIGHUP from the first package
-// initialised after os/signal, a few milliseconds after exec (the Go
-// runtime's own start, where no Go program can handle a signal), before
-// the other packages' init functions, the config load and the init
-// system's detection; the SIGHUPs start 30 ms after exec there.
+// initialised after os/signal, milliseconds after exec (before that is the
+// Go runtime's own start, where no Go program can handle a signal, and
+// which takes tens of milliseconds on a loaded machine), before the other
+// packages' init functions, the config load and the init system's
+// detection: the SIGHUPs start the moment it opens its config.
 func TestSIGHUPAtStart(t *testing.T) {
 	rk := testbuild.Programs(t)
 	rkd := filepath.Join(filepath.Dir(rk), "rulekeeperd")
@@ -61,15 +64,16 @@ func TestSIGHUPAtStart(t *testing.T) {
 	os.WriteFile(cfg, []byte("policy_dir = \"policy\"\ninterval = \"1h\"\nfalco { binary = \"none\" }\nlog { format = \"json\" }\n"), 0o644)
 
 	for _, tc := range []struct {
-		argv  []string
-		after time.Duration // after the process became rulekeeperd
+		argv         []string
+		atConfigOpen bool // else the moment the process is rulekeeperd
 	}{
-		{[]string{rk, "run"}, 0},
-		{[]string{rkd}, 30 * time.Millisecond},
+		{[]string{rk, "run"}, false},
+		{[]string{rkd}, true},
 	} {
 		name := strings.Join(tc.argv, " ")
 		for i := range 5 {
 			var logs syncBuffer
+			opened := configOpened(t, cfg)
 			cmd := exec.Command(tc.argv[0], append(tc.argv[1:], "--config", cfg, "--root", root)...)
 			cmd.Stderr = &logs
 			if err := cmd.Start(); err != nil {
@@ -86,7 +90,13 @@ func TestSIGHUPAtStart(t *testing.T) {
 					t.Fatalf("%s never became %s; log:\n%s", name, rkd, logs.String())
 				}
 			}
-			time.Sleep(tc.after)
+			if tc.atConfigOpen {
+				select {
+				case <-opened:
+				case <-time.After(10 * time.Second):
+					t.Fatalf("%s did not open its config within 10s; log:\n%s", name, logs.String())
+				}
+			}
 			start, hups := time.Now(), 0
 			for !strings.Contains(logs.String(), `"msg":"rulekeeper started"`) {
 				if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
@@ -95,8 +105,8 @@ func TestSIGHUPAtStart(t *testing.T) {
 				hups++
 				select {
 				case err := <-done:
-					t.Fatalf("%s (run %d) ended after SIGHUP number %d, %v after it became rulekeeperd: %v; log:\n%s",
-						name, i, hups, tc.after+time.Since(start), err, logs.String())
+					t.Fatalf("%s (run %d) ended after SIGHUP number %d, sent over %v: %v; log:\n%s",
+						name, i, hups, time.Since(start), err, logs.String())
 				case <-time.After(time.Millisecond):
 				}
 				if time.Since(start) > 20*time.Second {
@@ -116,6 +126,28 @@ func TestSIGHUPAtStart(t *testing.T) {
 			}
 		}
 	}
+}
+
+// configOpened tells when a process opens the file (inotify IN_OPEN).
+func configOpened(t *testing.T, path string) <-chan struct{} {
+	t.Helper()
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.InotifyAddWatch(fd, path, unix.IN_OPEN); err != nil {
+		unix.Close(fd)
+		t.Fatal(err)
+	}
+	ch := make(chan struct{})
+	go func() {
+		defer unix.Close(fd)
+		buf := make([]byte, 4096)
+		if n, err := unix.Read(fd, buf); err == nil && n > 0 {
+			close(ch)
+		}
+	}()
+	return ch
 }
 
 // syncBuffer is a bytes.Buffer a process writes to while the test reads it.
