@@ -67,7 +67,7 @@ func TestFailureMessageCarriesReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	testwait.Eventually(t, 10*time.Second, "a failed pass's message with the reason", func() bool {
-		return msgs.find("pass failed", "/etc/falco/falco.yaml", "is a directory")
+		return msgs.find("pass failed", "/etc/falco/falco.yaml", "directory")
 	})
 
 	if err := os.RemoveAll(l.repo); err != nil {

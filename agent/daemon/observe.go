@@ -36,11 +36,17 @@ func (s *seen) same(o *seen) bool {
 // only hashed.
 const maxKept = 16 << 20
 
-// observe reads a rules file under the sandbox root: whole when keep (and
-// not over maxKept), else only through the hash. nil when it is missing or unreadable (what Falco
-// cannot load is not there for it either). This is the one place the
-// daemon reads rules files.
-func observe(path string, keep bool) *seen {
+// observe reads a rules file of the node under the sandbox root: whole
+// when keep (and not over maxKept), else only through the hash. nil when
+// it is missing or not a regular file (what Falco cannot load is not there
+// for it either). This and observeFile are the one place the daemon reads
+// rules files.
+func observe(root, nodePath string, keep bool) *seen {
+	return observeFile(hostPath(root, nodePath), keep)
+}
+
+// observeFile is observe for a path of this machine.
+func observeFile(path string, keep bool) *seen {
 	// O_NONBLOCK: a FIFO put in a rules folder must not hang the daemon.
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {

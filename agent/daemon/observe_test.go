@@ -17,10 +17,10 @@ func TestObserveBounded(t *testing.T) {
 	if err := os.WriteFile(small, []byte("- list: x\n  items: []\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if o := observe(small, true); o == nil || string(o.Data) != "- list: x\n  items: []\n" || o.Sum != sha256.Sum256(o.Data) {
+	if o := observeFile(small, true); o == nil || string(o.Data) != "- list: x\n  items: []\n" || o.Sum != sha256.Sum256(o.Data) {
 		t.Fatalf("a small managed file: %+v", o)
 	}
-	if o := observe(small, false); o == nil || o.Data != nil || o.Size != 22 || o.Sum != sha256.Sum256([]byte("- list: x\n  items: []\n")) {
+	if o := observeFile(small, false); o == nil || o.Data != nil || o.Size != 22 || o.Sum != sha256.Sum256([]byte("- list: x\n  items: []\n")) {
 		t.Fatalf("a file not managed: %+v", o)
 	}
 	big := filepath.Join(dir, "big.yaml")
@@ -30,17 +30,17 @@ func TestObserveBounded(t *testing.T) {
 	if err := os.Truncate(big, maxKept+1); err != nil { // sparse: no disk, same bytes to read
 		t.Fatal(err)
 	}
-	if o := observe(big, true); o == nil || o.Data != nil || o.Size != maxKept+1 {
+	if o := observeFile(big, true); o == nil || o.Data != nil || o.Size != maxKept+1 {
 		t.Fatalf("a managed file over maxKept: size %d, kept %d bytes", o.Size, len(o.Data))
 	}
 	fifo := filepath.Join(dir, "fifo.yaml")
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if o := observe(fifo, true); o != nil {
+	if o := observeFile(fifo, true); o != nil {
 		t.Fatalf("a FIFO: %+v", o)
 	}
-	if o := observe(filepath.Join(dir, "missing.yaml"), true); o != nil {
+	if o := observeFile(filepath.Join(dir, "missing.yaml"), true); o != nil {
 		t.Fatalf("a missing file: %+v", o)
 	}
 }

@@ -224,7 +224,7 @@ func (d *Daemon) converged(ctx context.Context, out *agent.Outcome, applied bool
 		for _, f := range files {
 			o, ok := now[f]
 			if !ok || (o != nil && o.Data == nil && p.Manages(f)) {
-				o = observe(hostPath(d.root, f), p.Manages(f))
+				o = observe(d.root, f, p.Manages(f))
 			}
 			if o != nil && !p.Manages(f) {
 				o = &seen{Sum: o.Sum, Size: o.Size}
@@ -276,7 +276,7 @@ func (d *Daemon) snapshot(files []string) map[string]*seen {
 	now := map[string]*seen{}
 	look := func(f string) {
 		if _, ok := now[f]; !ok {
-			now[f] = observe(hostPath(d.root, f), d.loop.seen.kept(f))
+			now[f] = observe(d.root, f, d.loop.seen.kept(f))
 		}
 	}
 	for _, f := range files {

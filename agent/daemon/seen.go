@@ -50,7 +50,7 @@ func loadSeen(dir string) (*seenStore, error) {
 		if !hashed {
 			// A copy too large to keep (an earlier version kept copies of
 			// every file) is dropped: the next pass remembers the file's hash.
-			switch o := observe(file, true); {
+			switch o := observeFile(file, true); {
 			case o == nil:
 				return nil, fmt.Errorf("reading %s: not a readable regular file", file)
 			case o.Data == nil:
