@@ -82,7 +82,7 @@ func falcoValidate(p *Plan) error {
 		return nil
 	}
 	// Speak of the node's files, not of the scratch copies or the sandbox.
-	msg := strings.NewReplacer(scratch...).Replace(strings.TrimSpace(string(out)))
+	msg := strings.NewReplacer(scratch...).Replace(falcoSays(string(out)))
 	if !liveRoot(p.opts.Root) {
 		msg = strings.ReplaceAll(msg, filepath.Clean(p.opts.Root)+"/", "/")
 	}
@@ -93,6 +93,52 @@ func falcoValidate(p *Plan) error {
 }
 
 var errFalcoTimeout = errors.New("timed out")
+
+// falcoLogLine matches the time Falco puts before each line it logs.
+var falcoLogLine = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9]?[0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4}: `)
+})
+
+// falcoSays is what Falco said about the files, without what it logs while
+// it starts (up to 30 lines on 0.44.1: its version, config files, plugin
+// and container engines) but for its errors, and with its verdict once:
+// Falco prints it on stdout and again after "Error: " on stderr.
+func falcoSays(out string) string {
+	var kept []string
+	for _, l := range strings.Split(out, "\n") {
+		if m := falcoLogLine().FindStringIndex(l); m != nil {
+			if !strings.Contains(l, "rror") {
+				continue
+			}
+			l = l[m[1]:]
+		}
+		kept = append(kept, l)
+	}
+	s := strings.TrimSpace(strings.Join(kept, "\n"))
+	for i := 0; i < len(s); i++ {
+		if strings.HasPrefix(s[i:], "Error: ") && (i == 0 || s[i-1] == '\n') {
+			if once, ok := twice(s[:i] + s[i+len("Error: "):]); ok {
+				return once
+			}
+			break
+		}
+	}
+	return s
+}
+
+// twice tells whether s is one text twice over (split at a line end).
+func twice(s string) (string, bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\n' {
+			continue
+		}
+		a, b := strings.TrimSpace(s[:i]), strings.TrimSpace(s[i:])
+		if len(a) == len(b) && a == b && a != "" {
+			return a, true
+		}
+	}
+	return "", false
+}
 
 // runFalco runs falco and returns its output, stdout and stderr together,
 // cut at maxFalcoOutput: a rules file full of errors makes Falco print each

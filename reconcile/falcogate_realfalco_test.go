@@ -121,6 +121,7 @@ func TestRealFalcoGate(t *testing.T) {
 						t.Fatal("Falco's -V let through an output it cannot load")
 					}
 					msg := err.Error()
+					t.Logf("refused:\n%s", msg)
 					// 0.32.1 quotes the bad output; 0.40.0 and 0.44.1 name the
 					// file that fails and show the vendor's definition.
 					wants := []string{"falco -V rejects", "nothing was written", "Falco read the node's config " + d.Falco.Config}
