@@ -48,7 +48,7 @@ func (p *Plan) planInPlace(d policy.Desired, rf map[string]*rulesFile, defs map[
 			if err != nil {
 				return fmt.Errorf("%s: %w", f, readHint(err))
 			}
-			if file, err = cutFile(f, data); err != nil {
+			if file, err = readRules(f, data, false); err != nil {
 				return err
 			}
 			p.cur[f] = data
@@ -97,8 +97,19 @@ func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileS
 	out := make([]byte, 0, len(data)+512)
 	var spans [][2]int
 	last := 0
+	cut := rf.simple // the quick cut still holds for the new bytes
+	touched := map[int]map[string]bool{}
+	wants := map[int]map[string]string{}
 	for _, i := range order {
 		it := rf.items[i]
+		if !rf.simple { // the items of a simple file stand alone, and hold no alias
+			if _, err := rf.alone(i); err != nil {
+				return nil, nil, err
+			}
+			if err := rf.editable(i, rules[i]); err != nil {
+				return nil, nil, err
+			}
+		}
 		text := string(data[it.start:it.end])
 		var restore []edit
 		var drifted []string
@@ -112,16 +123,31 @@ func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileS
 		}
 		before, after, err := checkItem(vendor, vspans, next, nspans, want)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s:%d: rule %q: refusing to write: %w", rf.path, it.line, it.name, err)
+			return nil, nil, itemError(rf.path, it, fmt.Errorf("refusing to write: %w", err))
 		}
 		fst.Values = append(fst.Values, values...)
+		touched[i], wants[i] = map[string]bool{}, want
+		for _, e := range restore {
+			for _, f := range olds {
+				if f.at && f.item == i && f.reg.start == e.start {
+					touched[i][f.Field] = true
+				}
+			}
+		}
+		for k := range want {
+			touched[i][k] = true
+		}
 		if text != next {
 			if text != vendor { // drift put back: what Falco reads now is not the vendor's
 				if before, err = readItem(text); err != nil {
-					return nil, nil, fmt.Errorf("%s:%d: rule %q: %w", rf.path, it.line, it.name, err)
+					return nil, nil, itemError(rf.path, it, err)
 				}
 			}
 			changes = append(changes, itemChanges(text, before, after, it, rules[i], drifted, upgrade)...)
+			if cut {
+				c, err := cutItems([]byte(next))
+				cut = err == nil && len(c) == 1 && c[0].kind == it.kind && c[0].name == it.name
+			}
 		}
 		out = append(out, data[last:it.start]...)
 		base := len(out)
@@ -135,6 +161,16 @@ func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileS
 	same := bytes.Equal(out, data)
 	if len(fst.Values) == 0 && same {
 		return nil, nil, nil
+	}
+	if !rf.simple && !same {
+		// Items that do not stand alone (other documents, anchors, flow
+		// entries...): Falco must read every other item as before.
+		if err := checkWhole(rf, out, touched, wants); err != nil {
+			return nil, nil, err
+		}
+	}
+	if !same {
+		p.cutNew[rf.path] = cut
 	}
 	fst.SHA256, fst.Outside = sums(out, spans)
 	if len(fst.Values) == 0 {

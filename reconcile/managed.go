@@ -35,8 +35,8 @@ func (rf *rulesFile) managed(prev *FileState) (olds []found, upgrade bool, err e
 			it := rf.items[i]
 			m, ok := parsed[i]
 			if !ok {
-				if m, err = parseItem(rf.data[it.start:it.end]); err != nil {
-					return nil, false, itemError(rf.path, it, err)
+				if m, err = rf.alone(i); err != nil {
+					return nil, false, err
 				}
 				parsed[i] = m
 			}

@@ -46,7 +46,7 @@ func (p *Plan) planOverride(d policy.Desired, rf map[string]*rulesFile, defs map
 		for _, fc := range p.Files { // the vendor file as this plan leaves it
 			if fc.Path == df.file && fc.Action == Update {
 				data = fc.New
-				if c, err := cutFile(df.file, data); err == nil {
+				if c, err := readRules(df.file, data, p.cutNew[df.file]); err == nil {
 					if i, ok := c.lastDef(rf[df.file].items[df.item].name); ok {
 						it := c.items[i]
 						return string(data[it.start:it.end])

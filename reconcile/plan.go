@@ -70,6 +70,9 @@ type Plan struct {
 	next  *State
 	order []string          // every rules file Falco loads, in order, after the plan
 	cur   map[string][]byte // their current contents
+	// cutNew tells, for each file the plan edits in place, whether the quick
+	// cut holds for its new bytes.
+	cutNew map[string]bool
 }
 
 // FileChange is one file a plan writes or removes.
@@ -101,7 +104,7 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{opts: o, prev: st, FalcoVersion: o.FalcoVersion, cur: map[string][]byte{}}
+	p := &Plan{opts: o, prev: st, FalcoVersion: o.FalcoVersion, cur: map[string][]byte{}, cutNew: map[string]bool{}}
 	if p.FalcoVersion == "" {
 		p.FalcoVersion = d.Falco.Version
 	}
@@ -148,7 +151,18 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 			return p, nil
 		}
 	}
-	rf, err := loadRulesFiles(vendor, p.cur)
+	hashOf := func(f string) string {
+		h, ok := hashes[f]
+		if !ok {
+			h = sum(p.cur[f])
+			hashes[f] = h
+		}
+		return h
+	}
+	rf, err := loadRulesFiles(vendor, p.cur, func(f string) bool {
+		h := hashOf(f)
+		return vendorCut[h] || st.Parsed[f] == h
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +203,16 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	for _, f := range p.order {
 		if _, ok := hashes[f]; !ok {
 			hashes[f] = sum(p.cur[f])
+		}
+	}
+	next.Parsed = map[string]string{}
+	for _, f := range vendor {
+		simple, changed := p.cutNew[f]
+		if !changed {
+			simple = rf[f].simple
+		}
+		if simple {
+			next.Parsed[f] = hashes[f]
 		}
 	}
 	next.Inputs = inputsHash(d, p.Strategy, p.FalcoVersion, p.order, hashes)

@@ -74,13 +74,15 @@ func isParserProblem(msg string) bool {
 
 var yamlLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^line (\d+): `) })
 
+var innerLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`line (\d+): `) })
+
 // itemError speaks of a file's line where err, from parsing one cut item,
-// counts lines from the item's first line.
+// counts lines from the item's first line ("line N: " anywhere in it).
 func itemError(file string, it item, err error) error {
 	msg, line := err.Error(), it.line
-	if m := yamlLine().FindStringSubmatch(msg); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		line, msg = it.line+n-1, msg[len(m[0]):]
+	if loc := innerLine().FindStringSubmatchIndex(msg); loc != nil {
+		n, _ := strconv.Atoi(msg[loc[2]:loc[3]])
+		line, msg = it.line+n-1, msg[:loc[0]]+msg[loc[1]:]
 	}
 	if it.kind != "" {
 		return fmt.Errorf("%s:%d: %s %q: %s", file, line, it.kind, it.name, msg)
