@@ -203,7 +203,18 @@ func desiredItem(vendor string, r policy.Rule) (next string, vspans, nspans [][2
 			return err
 		}
 		orig := vendor[reg.start:reg.end]
-		if reg.absent {
+		switch {
+		case reg.absent && reg.flow:
+			sep := ", "
+			for reg.start > 0 && strings.ContainsRune(" \t\r\n", rune(vendor[reg.start-1])) {
+				reg.start--
+				reg.end--
+			}
+			if reg.start > 0 && (vendor[reg.start-1] == ',' || vendor[reg.start-1] == '{') {
+				sep = " "
+			}
+			raw = sep + field + ": " + raw
+		case reg.absent:
 			raw = "\n" + strings.Repeat(" ", reg.keyCol) + field + ": " + raw
 		}
 		edits = append(edits, edit{reg.start, reg.end, raw})
@@ -217,7 +228,10 @@ func desiredItem(vendor string, r policy.Rule) (next string, vspans, nspans [][2
 			if reg.absent {
 				return "", "", fmt.Errorf("the rule has no output to change")
 			}
-			s := applyOutput(readScalar(vendor[reg.start:reg.end], reg.node), *r.Output)
+			s, err := applyOutput(readValue(vendor[reg.start:reg.end], reg), *r.Output)
+			if err != nil {
+				return "", "", err
+			}
 			return s.render(), s.text(), nil
 		})
 	}
@@ -251,7 +265,7 @@ func simpleValue(vendor, v string, foldCase, bare bool) func(region) (string, st
 		if bare {
 			return v, v, nil
 		}
-		s := readScalar(vendor[reg.start:reg.end], reg.node)
+		s := readValue(vendor[reg.start:reg.end], reg)
 		s.lines = []string{v}
 		return s.render(), v, nil
 	}

@@ -119,7 +119,11 @@ func overrideEntry(vendor string, r policy.Rule) (string, error) {
 		if err != nil || reg.absent {
 			return "", fmt.Errorf("the vendor's rule has no output to change")
 		}
-		put("output", applyOutput(readScalar(vendor[reg.start:reg.end], reg.node), *r.Output).text())
+		s, err := applyOutput(readValue(vendor[reg.start:reg.end], reg), *r.Output)
+		if err != nil {
+			return "", err
+		}
+		put("output", s.text())
 	}
 	if r.Priority != nil {
 		put("priority", *r.Priority)
