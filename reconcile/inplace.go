@@ -103,10 +103,10 @@ func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileS
 	for _, i := range order {
 		it := rf.items[i]
 		if !rf.simple { // the items of a simple file stand alone, and hold no alias
-			if _, err := rf.alone(i); err != nil {
+			if err := rf.editable(i, rules[i]); err != nil {
 				return nil, nil, err
 			}
-			if err := rf.editable(i, rules[i]); err != nil {
+			if _, err := rf.alone(i); err != nil {
 				return nil, nil, err
 			}
 		}

@@ -145,7 +145,7 @@ func oneLine(v string) string {
 // redefinition copies the vendor's definition with the desired values
 // spliced in, the same edit in_place makes.
 func redefinition(vendor string, r policy.Rule, file string, line int) (string, error) {
-	vendor = trimTrailingComments(vendor)
+	vendor = dedent(trimTrailingComments(vendor))
 	next, vspans, nspans, want, _, err := desiredItem(vendor, r)
 	if err != nil {
 		return "", err
@@ -154,6 +154,22 @@ func redefinition(vendor string, r policy.Rule, file string, line int) (string, 
 		return "", err
 	}
 	return fmt.Sprintf("# copied from %s:%d\n%s", file, line, next), nil
+}
+
+// dedent moves an entry of an indented list to column 0, the column of
+// every other entry of the file rulekeeper writes: every line loses up to
+// the dash's indentation (a block's lines, indented further, keep the rest).
+func dedent(s string) string {
+	col := len(s) - len(strings.TrimLeft(s, " "))
+	if col == 0 {
+		return s
+	}
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		n := min(col, len(l)-len(strings.TrimLeft(l, " ")))
+		lines[i] = l[n:]
+	}
+	return strings.Join(lines, "")
 }
 
 // trimTrailingComments drops the blank and comment lines an item carries
