@@ -72,7 +72,8 @@ func fileError(p string, data []byte, err error) error {
 	msg := err.Error()[len(m[0]):]
 	items, _ := cutItems(data)
 	for _, it := range items {
-		if it.kind != "" && it.line <= line && line <= it.line+bytes.Count(data[it.start:it.end], []byte("\n")) {
+		last := it.line + bytes.Count(bytes.TrimSuffix(data[it.start:it.end], []byte("\n")), []byte("\n"))
+		if it.kind != "" && it.line < line && line <= last { // not its first line: the name may be the problem
 			return fmt.Errorf("%s:%d: %s %q: %s", p, line, it.kind, it.name, msg)
 		}
 	}

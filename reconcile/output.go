@@ -65,6 +65,9 @@ func prependLine(s scalar, l string) []string {
 	if len(s.lines) == 0 {
 		return []string{l}
 	}
+	if s.folds(l) {
+		return []string{l + " " + s.text()}
+	}
 	if s.literal || !s.multiline() {
 		return append([]string{l + " " + s.lines[0]}, s.lines[1:]...)
 	}
@@ -75,11 +78,22 @@ func appendLine(s scalar, l string) []string {
 	if len(s.lines) == 0 {
 		return []string{l}
 	}
+	if s.folds(l) {
+		return []string{s.text() + " " + l}
+	}
 	if s.literal || !s.multiline() {
 		last := len(s.lines) - 1
 		return append(slices.Clone(s.lines[:last]), s.lines[last]+" "+l)
 	}
 	return append(s.lines, l)
+}
+
+// folds reports whether a new line l of a folded block would not read as
+// its text joined by a space (leading white space makes it a more-indented
+// line, whose line breaks stay; a line break is no line): the value then
+// becomes one line, which render writes in a style that holds it.
+func (s scalar) folds(l string) bool {
+	return s.header != "" && !s.literal && (strings.TrimLeft(l, " \t") != l || strings.Contains(l, "\n"))
 }
 
 // multiline reports whether the value is laid out over lines of its own

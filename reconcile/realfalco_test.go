@@ -21,7 +21,8 @@ const (
 
 // judge032 has the real Falco 0.32.1 load the node's rules files in load
 // order with the node's config (`-V` must say Ok), then replay the capture
-// in which "Terminal shell in container" fires, and returns the alert.
+// in which "Terminal shell in container" fires, and returns the alert: from
+// its line to the summary Falco prints after it.
 func judge032(t *testing.T, root string) string {
 	t.Helper()
 	bin := realfalco.Binary(t, "0.32.1")
@@ -42,16 +43,13 @@ func judge032(t *testing.T, root string) string {
 	if err != nil {
 		t.Fatalf("falco 0.32.1 replay: %v\n%s", err, out)
 	}
-	var alerts []string
-	for _, l := range strings.Split(string(out), "\n") {
-		if strings.Contains(l, ": Notice ") {
-			alerts = append(alerts, l)
-		}
+	text := string(out)
+	at := strings.Index(text, ": Notice ")
+	if at < 0 || strings.Count(text, ": Notice ") != 1 || !strings.Contains(text, "Events detected: 1") {
+		t.Fatalf("want one alert from the capture:\n%s", out)
 	}
-	if len(alerts) != 1 {
-		t.Fatalf("want one alert from the capture, got %d:\n%s", len(alerts), out)
-	}
-	return alerts[0]
+	alert, _, _ := strings.Cut(text[at:], "\nEvents detected")
+	return alert
 }
 
 // shapeNode is a Falco 0.32.1 node whose falco_rules.local.yaml is a shape
@@ -110,7 +108,7 @@ func TestRealFalcoShapes(t *testing.T) {
 				}
 			}
 			alert := judge032(t, root)
-			if !strings.Contains(alert, examAlert) || !strings.Contains(alert, tc.marker) {
+			if !strings.HasPrefix(alert, ": "+examAlert) || !strings.Contains(alert, tc.marker) {
 				t.Fatalf("Falco's alert is not the edited output of the definition it uses:\n%s", alert)
 			}
 			if !mustPlan(t, exam(policy.InPlace), opts(root)).Empty() {
@@ -214,5 +212,36 @@ func TestRealFalcoOverrideIndentedBesideOthers(t *testing.T) {
 	}
 	if alert := judge032(t, root); !strings.Contains(alert, examAlert+"SHAPE-INDENTED") {
 		t.Fatalf("alert: %s", alert)
+	}
+}
+
+// Text that a block scalar cannot hold (a line break, leading spaces) goes
+// into the stock folded output as a double-quoted scalar: the edit applies,
+// Falco loads it and prints the text.
+func TestRealFalcoBlockScalarText(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		out  policy.Output
+		want string
+	}{
+		{"prefix with a line break", policy.Output{Prefix: "FIRST LINE\nSECOND LINE"}, "Notice FIRST LINE\nSECOND LINE A shell was spawned"},
+		{"prefix with leading spaces", policy.Output{Prefix: "  INDENTED"}, "Notice INDENTED A shell was spawned"},
+		{"replace with a line break", policy.Output{Replace: ptr("line one\nline two user=%user.name")}, "Notice line one\nline two user=root"},
+		{"replace with leading spaces", policy.Output{Replace: ptr("   LEADING user=%user.name")}, "Notice LEADING user=root"},
+		{"replace with a tab and a quote", policy.Output{Replace: ptr("tab\there \"quoted\" user=%user.name")}, "Notice tab\there \"quoted\" user=root"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := node032(t)
+			d := exam(policy.InPlace)
+			d.Rules[0].Output = &tc.out
+			p := mustApply(t, d, opts(root))
+			t.Log(p.Diff())
+			if alert := judge032(t, root); !strings.Contains(alert, tc.want) {
+				t.Fatalf("alert:\n%s\nwant: %q", alert, tc.want)
+			}
+			if !mustPlan(t, d, opts(root)).Empty() {
+				t.Fatal("second plan not empty")
+			}
+		})
 	}
 }
