@@ -73,6 +73,9 @@ type Plan struct {
 	// cutNew tells, for each file the plan edits in place, whether the quick
 	// cut holds for its new bytes.
 	cutNew map[string]bool
+	// config is the node's falco.yaml (a node path), which `falco -V` must
+	// read: Falco refuses -V without a config, and loads plugins from it.
+	config string
 }
 
 // FileChange is one file a plan writes or removes.
@@ -119,6 +122,7 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	if cfg == "" {
 		cfg = policy.DefaultConfig
 	}
+	p.config = cfg
 	own := d.Falco.OverrideFile
 	if own == "" {
 		own = policy.DefaultOverrideFile
