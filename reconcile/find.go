@@ -22,6 +22,9 @@ type rulesFile struct {
 	simple bool
 	// aliased holds the nodes of a full parse that an alias refers to.
 	aliased map[*yaml.Node]bool
+	// parsedAlone caches items parsed alone: finding the definition and
+	// editing it read the same item.
+	parsedAlone map[int]*yaml.Node
 }
 
 // loadRulesFiles reads the files; proven tells whether a full parse has
@@ -195,15 +198,10 @@ func resets(m *yaml.Node) []string {
 // entry is item i's mapping node: from the full parse, or the item's text
 // parsed alone on the fast path (only the items a pass looks at).
 func (rf *rulesFile) entry(i int) (*yaml.Node, error) {
-	it := rf.items[i]
-	if it.node != nil {
-		return it.node, nil
+	if n := rf.items[i].node; n != nil {
+		return n, nil
 	}
-	m, err := parseItem(rf.data[it.start:it.end])
-	if err != nil {
-		return nil, itemError(rf.path, it, err)
-	}
-	return m, nil
+	return rf.alone(i)
 }
 
 // alone parses item i's text by itself, for an edit: positions in the
@@ -213,6 +211,9 @@ func (rf *rulesFile) alone(i int) (*yaml.Node, error) {
 	if it.uncut {
 		return nil, fmt.Errorf("%s:%d: %s %q is an entry of a flow list (`[...]`) or an alias: rulekeeper edits entries of block lists (`- rule: ...`); rewrite the file as a block list", rf.path, it.line, it.kind, it.name)
 	}
+	if m := rf.parsedAlone[i]; m != nil {
+		return m, nil
+	}
 	m, err := parseItem(rf.data[it.start:it.end])
 	if err != nil {
 		if strings.Contains(err.Error(), "unknown anchor") {
@@ -220,6 +221,10 @@ func (rf *rulesFile) alone(i int) (*yaml.Node, error) {
 		}
 		return nil, itemError(rf.path, it, err)
 	}
+	if rf.parsedAlone == nil {
+		rf.parsedAlone = map[int]*yaml.Node{}
+	}
+	rf.parsedAlone[i] = m
 	return m, nil
 }
 

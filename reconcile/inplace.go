@@ -117,7 +117,13 @@ func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileS
 			restore, drifted = restoreEdits(olds, i)
 		}
 		vendor, _ := splice(text, restore)
-		next, vspans, nspans, want, values, err := desiredItem(vendor, rules[i])
+		var m *yaml.Node // the item parsed alone, when it is the vendor's
+		if len(restore) == 0 {
+			if m, err = rf.alone(i); err != nil {
+				return nil, nil, err
+			}
+		}
+		next, vspans, nspans, want, values, err := desiredItem(vendor, m, rules[i])
 		if err != nil {
 			return nil, nil, itemError(rf.path, it, err)
 		}
@@ -183,14 +189,16 @@ func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileS
 }
 
 // desiredItem applies a rule's desired values to the vendor's item.
-func desiredItem(vendor string, r policy.Rule) (next string, vspans, nspans [][2]int, want map[string]string, values []Value, err error) {
+// m is the vendor's item already parsed, or nil.
+func desiredItem(vendor string, m *yaml.Node, r policy.Rule) (next string, vspans, nspans [][2]int, want map[string]string, values []Value, err error) {
 	want = map[string]string{}
 	if r.Name == "" {
 		return vendor, nil, nil, want, nil, nil
 	}
-	m, err := parseItem([]byte(vendor))
-	if err != nil {
-		return "", nil, nil, nil, nil, err
+	if m == nil {
+		if m, err = parseItem([]byte(vendor)); err != nil {
+			return "", nil, nil, nil, nil, err
+		}
 	}
 	var edits []edit
 	add := func(field string, render func(region) (raw, text string, err error)) error {

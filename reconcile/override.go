@@ -146,7 +146,7 @@ func oneLine(v string) string {
 // spliced in, the same edit in_place makes.
 func redefinition(vendor string, r policy.Rule, file string, line int) (string, error) {
 	vendor = dedent(trimTrailingComments(vendor))
-	next, vspans, nspans, want, _, err := desiredItem(vendor, r)
+	next, vspans, nspans, want, _, err := desiredItem(vendor, nil, r)
 	if err != nil {
 		return "", err
 	}
