@@ -25,8 +25,14 @@ const (
 // its line to the summary Falco prints after it.
 func judge032(t *testing.T, root string) string {
 	t.Helper()
-	bin := realfalco.Binary(t, "0.32.1")
-	cfg := "testdata/falco/falco-0.32.1.yaml"
+	return judge(t, "0.32.1", root)
+}
+
+// judge is judge032 for a Falco version without plugins (0.32.1, 0.40.0).
+func judge(t *testing.T, version, root string) string {
+	t.Helper()
+	bin := realfalco.Binary(t, version)
+	cfg := "testdata/falco/" + realfalco.Packages[version].Config
 	files := []string{filepath.Join(root, rulesPath), filepath.Join(root, localPath)}
 	extra, _ := filepath.Glob(filepath.Join(root, "etc/falco/rules.d/*"))
 	slices.Sort(extra)
@@ -37,11 +43,17 @@ func judge032(t *testing.T, root string) string {
 	}
 	out, err := exec.Command(bin, append([]string{"-c", cfg}, v...)...).CombinedOutput()
 	if err != nil {
-		t.Fatalf("falco 0.32.1 -V refuses the files rulekeeper wrote: %v\n%s", err, out)
+		t.Fatalf("falco %s -V refuses the files rulekeeper wrote: %v\n%s", version, err, out)
 	}
-	out, err = exec.Command(bin, append(append([]string{"-c", cfg}, r...), "-e", capture)...).CombinedOutput()
+	replay := append([]string{"-c", cfg}, r...)
+	if version == "0.32.1" {
+		replay = append(replay, "-e", capture)
+	} else {
+		replay = append(replay, "-o", "engine.kind=replay", "-o", "engine.replay.capture_file="+capture)
+	}
+	out, err = exec.Command(bin, replay...).CombinedOutput()
 	if err != nil {
-		t.Fatalf("falco 0.32.1 replay: %v\n%s", err, out)
+		t.Fatalf("falco %s replay: %v\n%s", version, err, out)
 	}
 	text := string(out)
 	at := strings.Index(text, ": Notice ")
@@ -243,5 +255,33 @@ func TestRealFalcoBlockScalarText(t *testing.T) {
 				t.Fatal("second plan not empty")
 			}
 		})
+	}
+}
+
+// The same shapes on Falco 0.40.0 (falco-rules 3.2.0 as its package ships
+// them): edited in place, and by `override:` entries, which read the output
+// of the definition Falco uses whatever its shape.
+func TestRealFalcoShapes040(t *testing.T) {
+	for _, s := range []policy.Strategy{policy.InPlace, policy.Override} {
+		for _, tc := range shapeCases {
+			t.Run(string(s)+"/"+tc.shape, func(t *testing.T) {
+				root := realfalco.Node(t, "testdata/falco", "0.40.0")
+				data, err := os.ReadFile(filepath.Join("testdata/shapes", tc.shape))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.crlf {
+					data = []byte(strings.ReplaceAll(string(data), "\n", "\r\n"))
+				}
+				writeNode(t, root, localPath, data)
+				o := opts(root)
+				o.FalcoVersion = "0.40.0"
+				mustApply(t, exam(s), o)
+				alert := judge(t, "0.40.0", root)
+				if !strings.HasPrefix(alert, ": "+examAlert) || !strings.Contains(alert, tc.marker) {
+					t.Fatalf("Falco's alert:\n%s", alert)
+				}
+			})
+		}
 	}
 }
