@@ -91,8 +91,10 @@ type def struct {
 
 // findRules finds, for every desired rule, its last full definition across
 // the files in load order: in Falco a later definition replaces an earlier
-// one, while `append: true` and `override:` entries only amend it.
-func findRules(rules []policy.Rule, files map[string]*rulesFile, order, missing []string) (map[string]def, error) {
+// one, while `append: true` and `override:` entries only amend it. For an
+// edit in place (inPlace), an amendment that sets a managed value again
+// after the definition is an error: the edit would not count.
+func findRules(rules []policy.Rule, files map[string]*rulesFile, order, missing []string, inPlace bool) (map[string]def, error) {
 	want := map[string]bool{}
 	for _, r := range rules {
 		want[r.Name] = true
@@ -100,7 +102,8 @@ func findRules(rules []policy.Rule, files map[string]*rulesFile, order, missing 
 	found := map[string]def{}
 	// later[name] are the amendments after the current definition that set
 	// a value again over it.
-	later := map[string][]string{}
+	type reset struct{ field, where string }
+	later := map[string][]reset{}
 	for _, p := range order {
 		rf := files[p]
 		for i, it := range rf.items {
@@ -117,21 +120,20 @@ func findRules(rules []policy.Rule, files map[string]*rulesFile, order, missing 
 				continue
 			}
 			for _, f := range resets(m) {
-				later[it.name] = append(later[it.name], fmt.Sprintf("%s\x00%s:%d", f, p, it.line))
+				later[it.name] = append(later[it.name], reset{f, fmt.Sprintf("%s:%d", p, it.line)})
 			}
 		}
 	}
 	var errs []string
 	for _, r := range rules {
 		df, ok := found[r.Name]
-		if !ok {
+		if !ok || !inPlace { // the override file is loaded after them all
 			continue
 		}
 		for _, l := range later[r.Name] {
-			f, where, _ := strings.Cut(l, "\x00")
-			if manages(r, f) {
+			if manages(r, l.field) {
 				dit := files[df.file].items[df.item]
-				errs = append(errs, fmt.Sprintf("%s: rule %q: %s sets its %s again after the definition rulekeeper edits (%s:%d), so Falco would not use the edit; remove that entry, or leave %s out of the policy", r.Pos, r.Name, where, f, df.file, dit.line, f))
+				errs = append(errs, fmt.Sprintf("%s: rule %q: %s sets its %s again after the definition rulekeeper edits (%s:%d), so Falco would not use the edit; remove that entry, or leave %s out of the policy", r.Pos, r.Name, l.where, l.field, df.file, dit.line, l.field))
 			}
 		}
 	}

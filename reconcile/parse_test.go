@@ -161,10 +161,14 @@ func TestLaterEntryResetsRefused(t *testing.T) {
 			}
 		})
 	}
-	// An enable-only entry does not stop an output edit.
+	// An enable-only entry does not stop an output edit, nor an override
+	// loaded after it.
 	root := node032(t)
 	writeNode(t, root, localPath, []byte("- rule: Terminal shell in container\n  enabled: false\n"))
 	mustApply(t, exam(policy.InPlace), opts(root))
+	o := opts(root)
+	o.FalcoVersion = "0.32.1"
+	mustApply(t, examWith(policy.Override, func(r *policy.Rule) { r.Enabled = ptr(true) }), o)
 }
 
 // Problems found inside an item name the file's line, not the item's.

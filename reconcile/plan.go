@@ -170,7 +170,7 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	defs, err := findRules(d.Rules, rf, vendor, missing)
+	defs, err := findRules(d.Rules, rf, vendor, missing, p.Strategy == policy.InPlace)
 	if err != nil {
 		return nil, err
 	}
