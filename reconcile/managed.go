@@ -100,7 +100,7 @@ func locateManaged(text []byte, m *yaml.Node, field string, inserted bool) (regi
 			continue
 		}
 		// `, key: value` as the insertion wrote it
-		k := starts[m.Content[i].Line-1] + m.Content[i].Column - 1
+		k := nodeOffset(text, starts, m.Content[i])
 		for k > 0 && text[k-1] == ' ' {
 			k--
 		}

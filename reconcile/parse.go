@@ -95,7 +95,7 @@ func parseFile(data []byte) (*parsed, error) {
 // entryItem is one entry of a document's list, as Falco classifies it.
 func entryItem(data []byte, starts []int, e *yaml.Node, flowList bool) (item, error) {
 	n := resolve(e)
-	it := item{node: n, line: e.Line, start: starts[e.Line-1] + e.Column - 1}
+	it := item{node: n, line: e.Line, start: nodeOffset(data, starts, e)}
 	switch {
 	case n.Kind == yaml.ScalarNode && n.Tag == "!!null":
 		// an empty entry: Falco skips it
@@ -125,7 +125,7 @@ func entryItem(data []byte, starts []int, e *yaml.Node, flowList bool) (item, er
 	// The entry's text starts at its `- `: on the node's line, or on an
 	// earlier line holding the dash alone.
 	l := e.Line - 1
-	if before := strings.TrimSpace(string(data[starts[l] : starts[l]+e.Column-1])); strings.HasPrefix(before, "-") {
+	if before := strings.TrimSpace(string(data[starts[l]:it.start])); strings.HasPrefix(before, "-") {
 		it.start = starts[l]
 		return it, nil
 	}

@@ -180,3 +180,15 @@ func TestItemErrorsCountFileLines(t *testing.T) {
 		t.Fatalf("error: %v", err)
 	}
 }
+
+// The parser counts columns in characters: a flow entry with multi-byte
+// characters before the output is edited at the right bytes.
+func TestMultiByteBeforeValue(t *testing.T) {
+	root := node032(t)
+	writeNode(t, root, localPath, []byte("- {rule: Terminal shell in container, desc: Ünïcödé ✓ desc, condition: spawned_process, output: 'ŝhell %user.name', priority: NOTICE}\n"))
+	mustApply(t, exam(policy.InPlace), opts(root))
+	got := readNode(t, root, localPath)
+	if !strings.Contains(got, `desc: Ünïcödé ✓ desc, condition: spawned_process, output: "NEW SHELL!!! user_id=%user.uid repo=%container.image.repository ŝhell %user.name", priority: NOTICE}`) {
+		t.Fatal(got)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -121,7 +122,7 @@ func locate(text []byte, m *yaml.Node, key string) (region, error) {
 	}
 	if idx < 0 {
 		if flow {
-			end, err := flowClose(text, starts[m.Line-1]+m.Column-1)
+			end, err := flowClose(text, nodeOffset(text, starts, m))
 			return region{start: end, end: end, keyCol: keyCol, absent: true, flow: true}, err
 		}
 		end := valueEnd(text, starts, len(m.Content)-2, m, keyCol)
@@ -134,7 +135,7 @@ func locate(text []byte, m *yaml.Node, key string) (region, error) {
 	if v.Kind != yaml.ScalarNode {
 		return region{}, fmt.Errorf("the %s is not a plain value (YAML %s)", key, kindName(v.Kind))
 	}
-	start := skipProps(text, starts[v.Line-1]+v.Column-1)
+	start := skipProps(text, nodeOffset(text, starts, v))
 	if flow {
 		end, err := flowScalarEnd(text, start, v)
 		return region{start: start, end: end, keyCol: keyCol, node: v, flow: true}, err
@@ -145,6 +146,17 @@ func locate(text []byte, m *yaml.Node, key string) (region, error) {
 		end = start + scalarLen(text[start:end], v.Style)
 	}
 	return region{start: start, end: end, keyCol: keyCol, node: v}, nil
+}
+
+// nodeOffset is the byte offset of a node: the parser counts columns in
+// characters, and a line may hold multi-byte ones before the node.
+func nodeOffset(text []byte, starts []int, n *yaml.Node) int {
+	off := starts[n.Line-1]
+	for c := 1; c < n.Column && off < len(text); c++ {
+		_, w := utf8.DecodeRune(text[off:])
+		off += w
+	}
+	return off
 }
 
 // skipProps moves past a node's anchor (`&x`) and tag (`!!str`), which stay
