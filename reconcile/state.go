@@ -79,21 +79,15 @@ func LoadState(dir string) (*State, error) {
 	corrupt := func(err error) error {
 		return fmt.Errorf("%s: %w (move it away to start afresh: rulekeeper then takes the files as they are for the vendor's)", filepath.Join(dir, stateFile), err)
 	}
-	// rulekeeper always writes an object with both keys: anything else
-	// (`null`, `{}`, a list) has lost the vendor's originals, and taking it
-	// for an empty state would forget them for good.
-	var keys map[string]json.RawMessage
-	if err := json.Unmarshal(data, &keys); err != nil {
-		return nil, corrupt(err)
-	}
-	if keys == nil || keys["inputs"] == nil || keys["files"] == nil {
-		return nil, corrupt(errors.New("not a rulekeeper state: no \"inputs\" and \"files\""))
-	}
+	// rulekeeper always writes an object with a "files" object, empty or
+	// not: anything else (`null`, `{}`, a list) has lost the vendor's
+	// originals, and taking it for an empty state would forget them for good.
+	st.Files = nil
 	if err := json.Unmarshal(data, st); err != nil {
 		return nil, corrupt(err)
 	}
 	if st.Files == nil {
-		st.Files = map[string]*FileState{}
+		return nil, corrupt(errors.New(`not a rulekeeper state: no "files" object`))
 	}
 	return st, nil
 }
