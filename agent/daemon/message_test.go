@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -80,5 +81,32 @@ func TestFailureMessageCarriesReason(t *testing.T) {
 	e := l.hook.wait(t, 5*time.Second, "refused", nil)
 	if !strings.Contains(e.Output, "open "+l.repo+": no such file or directory") {
 		t.Errorf("webhook output without the reason: %s", e.Output)
+	}
+}
+
+// A rules file rulekeeper does not manage is remembered by its hash: an
+// edit there is tampering told with the sizes and the new hash, without a
+// diff, and no copy of it is kept in the state directory.
+func TestUnmanagedEditByHash(t *testing.T) {
+	l := newLab(t, labOpts{interval: "100ms"})
+	site := "/etc/falco/rules.d/10-site.yaml"
+	if err := os.WriteFile(l.host(site), []byte("- list: site_hosts\n  items: [a]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l.start()
+	l.waitConverged(10 * time.Second)
+	testwait.Eventually(t, 5*time.Second, "the site file remembered by its hash", func() bool {
+		_, err := os.Stat(l.host("/var/lib/rulekeeper/seen/sha256-" + url.PathEscape(site)))
+		return err == nil
+	})
+	if _, err := os.Stat(l.host("/var/lib/rulekeeper/seen/" + url.PathEscape(site))); err == nil {
+		t.Fatal("a copy of a file rulekeeper does not manage was kept")
+	}
+	if err := os.WriteFile(l.host(site), []byte("- list: site_hosts\n  items: [a, b]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := l.hook.wait(t, 5*time.Second, "tamper", func(e hookEvent) bool { return e.f("file") == site })
+	if e.f("diff") != "" || !strings.Contains(e.Output, "32 bytes before, 35 now, sha256 ") {
+		t.Fatalf("tamper alert: %s %+v", e.Output, e.OutputFields)
 	}
 }
