@@ -26,6 +26,9 @@ func (c checker) verify(ctx context.Context, since time.Time) error {
 	if confErr != nil {
 		c.o.Logger.Warn("cannot read falco config; checking the process only", "err", confErr)
 	}
+	if f, ok := c.logs.(logFile); ok {
+		defer logMarks.setEnd(f.path) // what this verification read, a later one must not count again
+	}
 	var st stability
 	for {
 		r := c.once(ctx, since, conf, confErr == nil, &st)
@@ -37,11 +40,11 @@ func (c checker) verify(ctx context.Context, since time.Time) error {
 			return nil
 		}
 		if r.fatal {
-			return c.fail(since, r.reason)
+			return c.fail(since, r.reason, false)
 		}
 		select {
 		case <-ctx.Done():
-			return c.fail(since, r.reason+" (gave up waiting)")
+			return c.fail(since, r.reason+" (gave up waiting)", true)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -72,7 +75,7 @@ func (c checker) once(ctx context.Context, since time.Time, conf falcoConf, have
 	if c.logs != nil && !(haveConf && conf.metrics) {
 		if ls, err := c.logs.lines(ctx, since); err == nil {
 			if state, _ := loadSeen(ls, c.o.Settle, now); state == "failed" {
-				return result{fatal: true, reason: "falco logged an error loading the rules"}
+				return result{fatal: true, reason: failedReason}
 			}
 		}
 	}
@@ -94,11 +97,13 @@ func (c checker) once(ctx context.Context, since time.Time, conf falcoConf, have
 		ls, _ := c.logs.lines(ctx, since)
 		switch state, _ := loadSeen(ls, c.o.Settle, now); state {
 		case "failed":
-			return result{fatal: true, reason: "falco logged an error loading the rules"}
+			return result{fatal: true, reason: failedReason}
 		case "none":
-			return result{reason: "falco has not logged `Loading rules from file` since the files were written"}
+			return result{reason: "falco has logged no load of its rules since the files were written"}
+		case "restarting":
+			return result{reason: "falco is restarting and has not loaded its rules yet"}
 		case "loading":
-			return result{reason: "falco is still loading its rules"}
+			return result{reason: "falco is still loading its rules (or trying them before a restart)"}
 		}
 	case started: // the init system started Falco after the write, and Falco loads its files at start
 	default:
@@ -114,6 +119,9 @@ func (c checker) once(ctx context.Context, since time.Time, conf falcoConf, have
 	}
 	return result{ok: true, weak: weak}
 }
+
+// failedReason covers both ways Falco refuses rules: 0.32.1 exits, 0.40+ keeps the old ones.
+const failedReason = "falco logged an error loading the rules (it exited, or kept running its previous rules: hot restart failure)"
 
 var hashLine = sync.OnceValue(func() *regexp.Regexp {
 	return regexp.MustCompile(`falcosecurity_falco_sha256_rules_files_info\{[^}]*file_name="([^"]*)"[^}]*sha256="([0-9a-f]+)"`)
@@ -148,10 +156,10 @@ func healthz(ctx context.Context, port int) error {
 	return nil
 }
 
-func (c checker) fail(since time.Time, reason string) error {
+func (c checker) fail(since time.Time, reason string, gaveUp bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	e := &VerifyError{Method: c.method, Reason: reason}
+	e := &VerifyError{Method: c.method, Reason: reason, gaveUp: gaveUp}
 	if c.logs != nil {
 		e.LogSource = c.logs.describe()
 		// From a little before the write: the lines just before often say why.

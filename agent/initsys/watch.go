@@ -28,7 +28,9 @@ func (r *watchReloader) Verify(ctx context.Context, since time.Time) error {
 		return nil
 	}
 	var ve *VerifyError
-	if !errors.As(err, &ve) || r.fallback.Method() == MethodNone {
+	// Only a Falco that showed nothing is reloaded another way: one that refused the files (0.32.1
+	// exited, 0.40 kept its old rules) would refuse them again.
+	if !errors.As(err, &ve) || !ve.gaveUp || r.fallback.Method() == MethodNone {
 		return err
 	}
 	r.o.Logger.Warn("falco did not pick up its files by itself; reloading through the init system",
