@@ -47,6 +47,11 @@ func (j journal) lines(ctx context.Context, since time.Time) ([]LogLine, error) 
 	if err != nil {
 		return nil, fmt.Errorf("journalctl -u %s: %w", j.unit, err)
 	}
+	return parseJournal(out, since), nil
+}
+
+// parseJournal reads journalctl's JSON lines: each line once, at or after since, oldest first.
+func parseJournal(out []byte, since time.Time) []LogLine {
 	var res []journalLine
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -67,7 +72,7 @@ func (j journal) lines(ctx context.Context, since time.Time) ([]LogLine, error) 
 			res = append(res, l)
 		}
 	}
-	return dedupe(res), nil
+	return dedupe(res)
 }
 
 // journalLine is a journal entry with the way it came in.
@@ -79,17 +84,19 @@ type journalLine struct {
 // dedupe drops the second copy of each line Falco logged both to stderr and to syslog (its
 // defaults, log_stderr and log_syslog): the journal holds both, the stderr one with Falco's
 // timestamp in front, and they may arrive a little out of order. Counting restarts or telling a
-// trial load from a real one needs each line once.
+// trial load from a real one needs each line once. Event outputs (Falco's "hot restart failure")
+// are placed at the time they carry first: their stdout copy may come seconds late.
 func dedupe(ls []journalLine) []LogLine {
+	sort.SliceStable(ls, func(i, j int) bool { return ls[i].At.Before(ls[j].At) })
 	const near = time.Second
 	drop := make([]bool, len(ls))
 	for i, a := range ls {
 		if drop[i] {
 			continue
 		}
-		ta := stripFalcoTime(a.Text)
+		ta := firstLine(a.Text)
 		for k := i + 1; k < len(ls) && ls[k].At.Sub(a.At) <= near; k++ {
-			if !drop[k] && ls[k].syslog != a.syslog && stripFalcoTime(ls[k].Text) == ta {
+			if !drop[k] && ls[k].syslog != a.syslog && firstLine(ls[k].Text) == ta {
 				drop[k] = true
 				break
 			}
@@ -101,9 +108,16 @@ func dedupe(ls []journalLine) []LogLine {
 			out = append(out, l.LogLine)
 		}
 	}
-	// Event outputs carry their own time, which may be earlier than when the line came in.
-	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
 	return out
+}
+
+// firstLine is the first line of a message without Falco's time: syslog carries a multi-line
+// message whole, the journal's stderr stream one entry per line.
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return stripFalcoTime(s)
 }
 
 // logFile reads a file Falco's output goes to: lines "TIME: message" with Falco's own time (its

@@ -125,6 +125,20 @@ func TestRealFalco040Watch(t *testing.T) {
 		t.Fatalf("falco 0.40.0 should keep running its old rules, without a restart; log:\n%s", readLog(n.log))
 	}
 	t.Log(err)
+
+	// The rollback: the previous file back. Having refused a change, Falco no longer watches its
+	// files, so the reloader goes through its fallback (SIGHUP): one restart, onto the old rules.
+	since = time.Now()
+	writeFile(t, n.rules, strings.TrimSuffix(readLog(n.rules), invalidRule))
+	if err := r.Reload(timeout(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Verify(timeout(t, 10*time.Second), since); err != nil {
+		t.Fatalf("after the rollback: %v\nlog:\n%s", err, readLog(n.log))
+	}
+	if c := restarts(t, n, since); c != 1 {
+		t.Fatalf("want exactly one restart for the rollback, got %d; log:\n%s", c, readLog(n.log))
+	}
 }
 
 // Falco 0.32.1 reloads on SIGHUP; an invalid file makes it exit, which the verify reports with
