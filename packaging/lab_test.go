@@ -191,7 +191,6 @@ func installedVersion(t *testing.T) string {
 	return strings.TrimSpace(run(t, "/usr/bin/rulekeeper", "version"))
 }
 
-
 // falcoRestarts counts Falco's restarts in what it logged: in process
 // (`SIGHUP received, restarting`: a signal or its own file watch) and new
 // processes (systemd's `Started falco.service`).
