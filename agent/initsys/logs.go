@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -128,11 +129,11 @@ type logFile struct{ path string }
 func (f logFile) describe() string { return f.path }
 
 func (f logFile) lines(_ context.Context, since time.Time) ([]LogLine, error) {
-	b, err := readTail(f.path, maxLog)
+	b, id, err := readTail(f.path, maxLog)
 	if err != nil {
 		return nil, err
 	}
-	mark := logMarks.get(f.path)
+	mark := logMarks.get(f.path, id)
 	var res []LogLine
 	kept := false // whether the last timed line was kept: its continuation lines follow it
 	var last time.Time
@@ -168,28 +169,40 @@ const maxLog = 4 << 20
 
 // readTail reads the last max bytes of a file, from a line start; offsets it reports are from
 // the start of the file, so it returns the whole file when it is smaller.
-func readTail(path string, max int64) ([]byte, error) {
+func readTail(path string, max int64) ([]byte, fileID, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, fileID{}, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return nil, fileID{}, err
 	}
+	id := idOf(st)
 	if st.Size() > max {
 		// Far past the marks of this process's verifications: offsets no longer matter.
 		if _, err := f.Seek(st.Size()-max, io.SeekStart); err != nil {
-			return nil, err
+			return nil, id, err
 		}
 		b, err := io.ReadAll(f)
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
 			b = b[i+1:]
 		}
-		return b, err
+		return b, id, err
 	}
-	return io.ReadAll(f)
+	b, err := io.ReadAll(f)
+	return b, id, err
+}
+
+// fileID tells one log file from the next one at the same path (rotated, or made again).
+type fileID struct{ dev, ino uint64 }
+
+func idOf(st os.FileInfo) fileID {
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		return fileID{uint64(s.Dev), s.Ino}
+	}
+	return fileID{}
 }
 
 // parseFileLine splits "TIME: message". exact is false for a time to the second only. An event
@@ -243,17 +256,26 @@ func stripFalcoTime(s string) string {
 
 // logMarks remembers, per log file, how far the last verification read: a log to the second
 // cannot tell by time alone whether a line of the same second came before a rollback's write.
-var logMarks = marks{m: map[string]int64{}}
+var logMarks = marks{m: map[string]mark{}}
 
 type marks struct {
 	mu sync.Mutex
-	m  map[string]int64
+	m  map[string]mark
 }
 
-func (k *marks) get(path string) int64 {
+type mark struct {
+	id  fileID
+	off int64
+}
+
+// get is the mark of the file at path, 0 when it is another file than the one marked.
+func (k *marks) get(path string, id fileID) int64 {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.m[path]
+	if m, ok := k.m[path]; ok && m.id == id {
+		return m.off
+	}
+	return 0
 }
 
 // setEnd marks the current end of the file as read.
@@ -264,7 +286,7 @@ func (k *marks) setEnd(path string) {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.m[path] = st.Size()
+	k.m[path] = mark{idOf(st), st.Size()}
 }
 
 // lastLines is the tail of what Falco logged since, for an alert; nil when unreadable.

@@ -124,4 +124,9 @@ func TestLogFileSameSecond(t *testing.T) {
 	if len(ls) != 1 || !strings.Contains(ls[0].Text, "Loading rules") {
 		t.Fatalf("after a verification read the failure, want only the new load, got %v", ls)
 	}
+	// A new file at the path (rotated, or Falco's service started again): the mark was another's.
+	writeFile(t, p, "Mon Nov 30 04:46:32 2026: Loading rules from file /x:\n")
+	if ls, _ = logFile{path: p}.lines(t.Context(), since); len(ls) != 1 {
+		t.Fatalf("a new log file: want its load counted, got %v", ls)
+	}
 }
