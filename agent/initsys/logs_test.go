@@ -126,7 +126,7 @@ func TestLogFileSameSecond(t *testing.T) {
 	}
 	// A new file at the path (rotated, or Falco's service started again): the mark was another's.
 	writeFile(t, p, "Mon Nov 30 04:46:32 2026: Loading rules from file /x:\n")
-	if ls, _ = logFile{path: p}.lines(t.Context(), since); len(ls) != 1 {
+	if ls, _ = (logFile{path: p}).lines(t.Context(), since); len(ls) != 1 {
 		t.Fatalf("a new log file: want its load counted, got %v", ls)
 	}
 }
