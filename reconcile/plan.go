@@ -70,6 +70,9 @@ type Plan struct {
 	next  *State
 	order []string          // every rules file Falco loads, in order, after the plan
 	cur   map[string][]byte // their current contents
+	// config is the node's falco.yaml (a node path), which `falco -V` must
+	// read: Falco refuses -V without a config, and loads plugins from it.
+	config string
 }
 
 // FileChange is one file a plan writes or removes.
@@ -116,6 +119,7 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	if cfg == "" {
 		cfg = policy.DefaultConfig
 	}
+	p.config = cfg
 	own := d.Falco.OverrideFile
 	if own == "" {
 		own = policy.DefaultOverrideFile

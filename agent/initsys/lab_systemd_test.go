@@ -214,7 +214,7 @@ func TestLabSystemdSelfWatching(t *testing.T) {
 
 func TestLabSystemdWithoutDBus(t *testing.T) {
 	needLab(t, "systemd")
-	n := startReal(t, "0.40.0", false)
+	n := startRealNode(t, "0.40.0", false)
 	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/run/no-such-bus")
 	_, why, err := Detect(context.Background(), n.options())
 	if err != nil || !strings.Contains(why, "D-Bus") {
