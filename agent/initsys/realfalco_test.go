@@ -126,6 +126,12 @@ func startRealNode(t *testing.T, version string, watch bool) *realNode {
 	dir := t.TempDir()
 	n := &realNode{Node: falcoservice.Files(t, falcoservice.Setup{Version: version, Watch: watch, Port: gitserve.FreePort(t), NoSyslog: true}, dir),
 		rules: filepath.Join(dir, "falco_rules.yaml"), pidFile: filepath.Join(dir, "falco.pid"), log: filepath.Join(dir, "falco.log")}
+	n.start(t)
+	return n
+}
+
+func (n *realNode) start(t *testing.T) {
+	t.Helper()
 	logf, err := os.Create(n.log)
 	if err != nil {
 		t.Fatal(err)
@@ -144,11 +150,10 @@ func startRealNode(t *testing.T, version string, watch bool) *realNode {
 	deadline := time.Now().Add(20 * time.Second)
 	for healthz(timeout(t, time.Second), n.Port) != nil {
 		if time.Now().After(deadline) {
-			t.Fatalf("real Falco %s not healthy within 20 s; log:\n%s", version, readLog(n.log))
+			t.Fatalf("real Falco %s not healthy within 20 s; log:\n%s", n.Version, readLog(n.log))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return n
 }
 
 func (n *realNode) options() Options {
@@ -281,4 +286,34 @@ func TestRealFalco032Signal(t *testing.T) {
 		}
 		t.Log(err)
 	})
+}
+
+// Falco 0.40.0 with its metrics on: the verify reads the rules files' hashes it reports (by
+// their base names), sees the new ones after its restart, and sees a refusal in its log although
+// the metrics go on showing the old rules.
+func TestRealFalco040Metrics(t *testing.T) {
+	dir := t.TempDir()
+	nd := falcoservice.Files(t, falcoservice.Setup{Version: "0.40.0", Watch: true, Port: gitserve.FreePort(t), NoSyslog: true, Metrics: true}, dir)
+	n := &realNode{Node: nd, rules: filepath.Join(dir, "falco_rules.yaml"), pidFile: filepath.Join(dir, "falco.pid"), log: filepath.Join(dir, "falco.log")}
+	n.start(t)
+	o := n.options()
+	o.WatchWait = 10 * time.Second // no fallback: the metrics must show the new hash by themselves
+	r := mustDetect(t, o, MethodWatch)
+	// Seen: 0.40.0 with its metrics on dies of a restart a second after it started.
+	time.Sleep(3 * time.Second)
+	since := time.Now()
+	n.edit(t, "\n# changed\n")
+	if err := r.Verify(timeout(t, 15*time.Second), since); err != nil {
+		t.Fatalf("%v\nlog:\n%s", err, readLog(n.log))
+	}
+	t.Logf("verified by the metrics %s after the write", time.Since(since).Round(time.Millisecond))
+	if c := restarts(t, n, since); c != 1 {
+		t.Fatalf("want exactly one restart, got %d; log:\n%s", c, readLog(n.log))
+	}
+	time.Sleep(time.Second)
+	since = time.Now()
+	n.edit(t, invalidRule)
+	if err := r.Verify(timeout(t, 15*time.Second), since); err == nil || !strings.Contains(err.Error(), "hot restart failure") {
+		t.Fatalf("want the refusal, got %v", err)
+	}
 }

@@ -35,6 +35,7 @@ type Setup struct {
 	Watch    bool   // watch_config_files
 	Port     int    // the web server's port (/healthz): the lab shares the host's network
 	NoSyslog bool   // log_syslog: false (Falco logs to stderr alone), for a Falco run on the host
+	Metrics  bool   // metrics and the web server's /metrics on (0.40.0)
 }
 
 // Node is a real Falco and its files.
@@ -91,6 +92,10 @@ func Files(t testing.TB, s Setup, dir string) Node {
 	}
 	conf = replaceOnce(t, conf, "watch_config_files: true", fmt.Sprintf("watch_config_files: %t", s.Watch))
 	conf = replaceOnce(t, conf, "listen_port: 8765", fmt.Sprintf("listen_port: %d", s.Port))
+	if s.Metrics {
+		conf = replaceOnce(t, conf, "metrics:\n  enabled: false", "metrics:\n  enabled: true")
+		conf = replaceOnce(t, conf, "prometheus_metrics_enabled: false", "prometheus_metrics_enabled: true")
+	}
 	if s.NoSyslog {
 		conf = replaceOnce(t, conf, "log_syslog: true", "log_syslog: false")
 	}
