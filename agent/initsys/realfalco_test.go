@@ -317,3 +317,44 @@ func TestRealFalco040Metrics(t *testing.T) {
 		t.Fatalf("want the refusal, got %v", err)
 	}
 }
+
+// Falco 0.44.1 (its container plugin on, falco-rules 5.1.0) restarts itself once on a write and
+// refuses an invalid file as 0.40 does: the verify reads both from its log.
+func TestRealFalco044Watch(t *testing.T) {
+	root := realfalco.Node(t, "../../reconcile/testdata/falco", "0.44.1")
+	etc := filepath.Join(root, "etc/falco")
+	conf, err := os.ReadFile(filepath.Join(etc, "falco.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := gitserve.FreePort(t)
+	text := strings.Replace(strings.Replace(string(conf), "listen_port: 8765", "listen_port: "+pidString(port), 1),
+		"log_syslog: true", "log_syslog: false", 1)
+	writeFile(t, filepath.Join(etc, "falco.yaml"), text)
+	n := &realNode{Node: falcoservice.Node{Setup: falcoservice.Setup{Version: "0.44.1", Port: port}, Bin: realfalco.Binary(t, "0.44.1"),
+		Config: filepath.Join(etc, "falco.yaml"), Dir: etc,
+		Args: append([]string{"-c", filepath.Join(etc, "falco.yaml"), "-o", "engine.kind=nodriver"}, realfalco.RulesArgs(root)...)},
+		rules: filepath.Join(etc, "falco_rules.yaml"), pidFile: filepath.Join(root, "falco.pid"), log: filepath.Join(root, "falco.log")}
+	n.start(t)
+	o := n.options()
+	r := mustDetect(t, o, MethodWatch)
+	time.Sleep(time.Second)
+	since := time.Now()
+	n.edit(t, "\n# changed\n")
+	if err := r.Verify(timeout(t, 15*time.Second), since); err != nil {
+		t.Fatalf("%v\nlog:\n%s", err, readLog(n.log))
+	}
+	t.Logf("verified %s after the write", time.Since(since).Round(time.Millisecond))
+	if c := restarts(t, n, since); c != 1 {
+		t.Fatalf("want exactly one restart, got %d; log:\n%s", c, readLog(n.log))
+	}
+	time.Sleep(time.Second)
+	since = time.Now()
+	n.edit(t, invalidRule)
+	if err := r.Verify(timeout(t, 15*time.Second), since); err == nil || !strings.Contains(err.Error(), "hot restart failure") {
+		t.Fatalf("want the refusal, got %v\nlog:\n%s", err, readLog(n.log))
+	}
+	if !alive(n.pid) {
+		t.Fatal("falco 0.44.1 should run on with its previous rules")
+	}
+}
