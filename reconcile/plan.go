@@ -70,6 +70,9 @@ type Plan struct {
 	next  *State
 	order []string          // every rules file Falco loads, in order, after the plan
 	cur   map[string][]byte // their current contents
+	// cutNew tells, for each file the plan edits in place, whether the quick
+	// cut holds for its new bytes.
+	cutNew map[string]bool
 	// config is the node's falco.yaml (a node path), which `falco -V` must
 	// read: Falco refuses -V without a config, and loads plugins from it.
 	config string
@@ -104,7 +107,7 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{opts: o, prev: st, FalcoVersion: o.FalcoVersion, cur: map[string][]byte{}}
+	p := &Plan{opts: o, prev: st, FalcoVersion: o.FalcoVersion, cur: map[string][]byte{}, cutNew: map[string]bool{}}
 	if p.FalcoVersion == "" {
 		p.FalcoVersion = d.Falco.Version
 	}
@@ -152,11 +155,22 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 			return p, nil
 		}
 	}
-	rf, err := loadRulesFiles(vendor, p.cur)
+	hashOf := func(f string) string {
+		h, ok := hashes[f]
+		if !ok {
+			h = sum(p.cur[f])
+			hashes[f] = h
+		}
+		return h
+	}
+	rf, err := loadRulesFiles(vendor, p.cur, func(f string) bool {
+		h := hashOf(f)
+		return vendorCut[h] || st.Parsed[f] == h
+	})
 	if err != nil {
 		return nil, err
 	}
-	defs, err := findRules(d.Rules, rf, vendor, missing)
+	defs, err := findRules(d.Rules, rf, vendor, missing, p.Strategy == policy.InPlace)
 	if err != nil {
 		return nil, err
 	}
@@ -193,6 +207,16 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	for _, f := range p.order {
 		if _, ok := hashes[f]; !ok {
 			hashes[f] = sum(p.cur[f])
+		}
+	}
+	next.Parsed = map[string]string{}
+	for _, f := range vendor {
+		simple, changed := p.cutNew[f]
+		if !changed {
+			simple = rf[f].simple
+		}
+		if simple {
+			next.Parsed[f] = hashes[f]
 		}
 	}
 	next.Inputs = inputsHash(d, p.Strategy, p.FalcoVersion, p.order, hashes)
