@@ -70,6 +70,11 @@ type Plan struct {
 	next  *State
 	order []string          // every rules file Falco loads, in order, after the plan
 	cur   map[string][]byte // their current contents
+
+	folders []string          // the rules folders Falco loads (node paths)
+	own     string            // the agent-owned file
+	strays  []string          // old temporary files in rules folders (host paths)
+	stages  map[string]string // where each file's temporary file goes (host paths)
 }
 
 // FileChange is one file a plan writes or removes.
@@ -126,13 +131,17 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 			return nil, err
 		}
 	}
-	all, missing, err := expand(o.Root, entries)
+	ls, err := expand(o.Root, entries)
 	if err != nil {
 		return nil, err
 	}
+	all, missing := ls.files, ls.missing
+	p.folders, p.strays = ls.folders, ls.strays
+	p.Notes = append(p.Notes, ls.skipped...)
+	p.own = own
 	vendor := without(all, own)
 	for _, f := range all {
-		data, err := os.ReadFile(hostPath(o.Root, f))
+		data, err := ReadRulesFile(o.Root, f)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f, readHint(err))
 		}

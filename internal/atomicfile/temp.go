@@ -54,7 +54,7 @@ func Sweep(dir string) ([]string, error) {
 			continue
 		}
 		p := filepath.Join(dir, de.Name())
-		removed, err := sweepOne(p)
+		removed, err := SweepFile(p)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -65,7 +65,9 @@ func Sweep(dir string) ([]string, error) {
 	return gone, errors.Join(errs...)
 }
 
-func sweepOne(p string) (bool, error) {
+// SweepFile removes one temporary file unless its writer still holds it,
+// and reports whether it did.
+func SweepFile(p string) (bool, error) {
 	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil // its writer finished meanwhile
