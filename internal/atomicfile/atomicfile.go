@@ -36,7 +36,7 @@ func WriteMkdir(path string, data []byte, mode, dirMode fs.FileMode) error {
 // it created (Falco 0.32.1 restarts on IN_CREATE in a rules folder, not on a
 // file moved in). The directory is synced last. An existing file keeps its
 // mode and owner; a new one gets mode. The temporary file is flocked while
-// it exists, so that Sweep never takes one that is being written.
+// it is written, so that Sweep never takes one that is being written.
 func WriteStaged(path, stage string, data []byte, mode fs.FileMode) error {
 	uid, gid := -1, -1
 	exists := false
@@ -53,11 +53,11 @@ func WriteStaged(path, stage string, data []byte, mode fs.FileMode) error {
 	if err != nil {
 		return err
 	}
+	open, named := true, true // the file to close, the temporary name to remove
 	defer func() {
-		tmp.Close() // last: the flock holds until the name is gone
-	}()
-	named := true // the temporary name exists and must go
-	defer func() {
+		if open {
+			tmp.Close()
+		}
 		if named {
 			os.Remove(tmp.Name())
 		}
@@ -77,6 +77,12 @@ func WriteStaged(path, stage string, data []byte, mode fs.FileMode) error {
 		}
 	}
 	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	// Closed (and unlocked) before it takes the name: a close after would
+	// tell watchers of the target's folder of one more write.
+	open = false
+	if err := tmp.Close(); err != nil {
 		return err
 	}
 	if err := publish(tmp.Name(), path, exists); err != nil {
