@@ -75,6 +75,7 @@ func Apply(p *Plan) (*Result, error) {
 			files = append(files, fc.Path)
 		}
 		next.Applied = &Applied{Time: time.Now().UTC(), Revision: p.opts.Revision, Files: files}
+		next.Pending = p.pending()
 	}
 	if len(p.Files) == 0 && p.prev.Inputs == next.Inputs {
 		return res, nil // converged and already recorded: write nothing at all
@@ -87,7 +88,9 @@ func Apply(p *Plan) (*Result, error) {
 		if err := p.write(fc, fc.New); err != nil {
 			undo := p.undo(done)
 			if undo == nil {
-				undo = p.prev.save(p.opts.StatePath())
+				prev := *p.prev
+				prev.Pending = nil
+				undo = prev.save(p.opts.StatePath())
 			}
 			return nil, errors.Join(fmt.Errorf("%s: %w", fc.Path, writeHint(err)), undo)
 		}
@@ -97,6 +100,11 @@ func Apply(p *Plan) (*Result, error) {
 		} else {
 			res.Written = append(res.Written, fc.Path)
 		}
+	}
+	if len(p.Files) > 0 {
+		// Best effort: without the mark the next pass settles the state
+		// by the files' hashes, with the same result.
+		markDone(p.opts.StatePath(), next)
 	}
 	return res, nil
 }
@@ -135,6 +143,7 @@ func Rollback(p *Plan) error {
 	}
 	prev := *p.prev
 	prev.Refused = p.next.Inputs
+	prev.Pending = nil
 	return prev.save(p.opts.StatePath())
 }
 

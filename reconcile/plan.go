@@ -148,10 +148,15 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 		p.cur[f] = data
 	}
 	hashes := map[string]string{}
-	if st.Inputs != "" { // skip all work when nothing changed since the last pass
+	if st.Inputs != "" || len(st.Pending) > 0 {
 		for f, b := range p.cur {
 			hashes[f] = sum(b)
 		}
+	}
+	if err := st.settle(o.Root, o.StatePath(), hashes); err != nil {
+		return nil, err
+	}
+	if st.Inputs != "" { // skip all work when nothing changed since the last pass
 		if inputsHash(d, p.Strategy, p.FalcoVersion, all, hashes) == st.Inputs {
 			p.next = st
 			return p, nil

@@ -31,6 +31,9 @@ type State struct {
 	Refused string `json:"refused,omitempty"`
 	// Applied records the last pass that changed files.
 	Applied *Applied `json:"applied,omitempty"`
+	// Pending is what the state said before the last pass that changed
+	// files, for each file it changed (see settle).
+	Pending map[string]*Pending `json:"pending,omitempty"`
 }
 
 // FileState is rulekeeper's record of one file it manages.
