@@ -70,12 +70,7 @@ func Apply(p *Plan) (*Result, error) {
 	// takes them for drift and writes them again.
 	next := p.next
 	if len(p.Files) > 0 {
-		var files []string
-		for _, fc := range p.Files {
-			files = append(files, fc.Path)
-		}
-		next.Applied = &Applied{Time: time.Now().UTC(), Revision: p.opts.Revision, Files: files}
-		next.Pending = p.pending()
+		p.record(next)
 	}
 	if len(p.Files) == 0 && p.prev.Inputs == next.Inputs {
 		return res, nil // converged and already recorded: write nothing at all
@@ -107,6 +102,17 @@ func Apply(p *Plan) (*Result, error) {
 		markDone(p.opts.StatePath(), next)
 	}
 	return res, nil
+}
+
+// record writes into next what the state says of a pass that changes files:
+// when, what, and what the files and their records were before.
+func (p *Plan) record(next *State) {
+	var files []string
+	for _, fc := range p.Files {
+		files = append(files, fc.Path)
+	}
+	next.Applied = &Applied{Time: time.Now().UTC(), Revision: p.opts.Revision, Files: files}
+	next.Pending = p.pending()
 }
 
 // holds tells whether the file at path holds exactly want. It compares a
