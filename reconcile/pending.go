@@ -58,9 +58,9 @@ func (p *Plan) pending() map[string]*Pending {
 
 // settle takes, for every file of a pass that did not finish, the
 // record that matches the file on disk: the new one when the file is what
-// the pass wrote, else the old one when it is what the pass found. hashes
+// the pass wrote, else the old one when it is what the pass found. cur
 // holds the files already read; others are read here.
-func (st *State) settle(root, dir string, hashes map[string]string) error {
+func (st *State) settle(root, dir string, cur map[string][]byte) error {
 	if len(st.Pending) == 0 {
 		return nil
 	}
@@ -68,8 +68,10 @@ func (st *State) settle(root, dir string, hashes map[string]string) error {
 		return nil // the pass finished: the records are the files'
 	}
 	for f, pe := range st.Pending {
-		h, ok := hashes[f]
-		if !ok {
+		h := ""
+		if b, ok := cur[f]; ok {
+			h = sum(b)
+		} else {
 			b, err := ReadRulesFile(root, f)
 			switch {
 			case errors.Is(err, fs.ErrNotExist):

@@ -75,6 +75,8 @@ type Plan struct {
 	own     string            // the agent-owned file
 	strays  []string          // old temporary files in rules folders (host paths)
 	stages  map[string]string // where each file's temporary file goes (host paths)
+
+	folderCheck func(dir string) string // see rulesFolders
 }
 
 // FileChange is one file a plan writes or removes.
@@ -148,19 +150,19 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 		p.cur[f] = data
 	}
 	hashes := map[string]string{}
-	if st.Inputs != "" || len(st.Pending) > 0 {
+	if st.Inputs != "" { // skip all work when nothing changed since the last pass
 		for f, b := range p.cur {
 			hashes[f] = sum(b)
 		}
-	}
-	if err := st.settle(o.Root, o.StatePath(), hashes); err != nil {
-		return nil, err
-	}
-	if st.Inputs != "" { // skip all work when nothing changed since the last pass
 		if inputsHash(d, p.Strategy, p.FalcoVersion, all, hashes) == st.Inputs {
 			p.next = st
 			return p, nil
 		}
+	}
+	// Past the fast path: the files are not all as the last pass left
+	// them, which may be because it was killed while it wrote them.
+	if err := st.settle(o.Root, o.StatePath(), p.cur); err != nil {
+		return nil, err
 	}
 	rf, err := loadRulesFiles(vendor, p.cur)
 	if err != nil {

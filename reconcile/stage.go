@@ -45,6 +45,13 @@ func (p *Plan) stage(host string) (string, error) {
 // are told by their inode, so that another path to one (a symlink) is
 // refused too.
 func (p *Plan) rulesFolders() func(dir string) string {
+	if p.folderCheck == nil {
+		p.folderCheck = p.makeFolderCheck()
+	}
+	return p.folderCheck
+}
+
+func (p *Plan) makeFolderCheck() func(dir string) string {
 	type id struct{ dev, ino uint64 }
 	folders := map[id]string{}
 	list := slices.Clone(p.folders)
@@ -105,7 +112,13 @@ func (p *Plan) sweep() []string {
 		if err != nil {
 			continue
 		}
-		if s, err := p.stage(host); err == nil && !slices.Contains(dirs, s) {
+		s := filepath.Dir(host) // a file outside the rules folders stages beside itself
+		if p.rulesFolders()(s) != "" {
+			if s, err = p.stage(host); err != nil {
+				continue
+			}
+		}
+		if !slices.Contains(dirs, s) {
 			dirs = append(dirs, s)
 		}
 	}
