@@ -30,13 +30,6 @@ func UnknownNode(labels map[string]string) Node {
 	return Node{Labels: labels, unknown: true}
 }
 
-var nodeType = cty.Object(map[string]cty.Type{
-	"hostname":      cty.String,
-	"os":            cty.String,
-	"labels":        cty.Map(cty.String),
-	"falco_version": cty.String,
-})
-
 func (n Node) value() cty.Value {
 	str := func(s string) cty.Value {
 		if n.unknown && s == "" {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/rulekeeper/rulekeeper/internal/noderoot"
 )
 
 var syscallEROFS = syscall.EROFS
@@ -49,7 +51,13 @@ func falcoValidate(p *Plan) error {
 	for _, fc := range p.Files {
 		content[fc.Path] = fc.New
 	}
+	// The node's falco.yaml: without a config Falco refuses -V ("You must
+	// create a config file"), and from 0.41 the container fields exist only
+	// through the plugin it loads. Where the node has none, Falco says so.
 	var args []string
+	if conf, err := noderoot.Host(p.opts.Root, p.config); p.config != "" && err == nil && fileExists(conf) {
+		args = append(args, "-c", conf)
+	}
 	names := map[string]string{}
 	for i, f := range p.order {
 		name := filepath.Join(dir, fmt.Sprintf("%03d-%s", i, filepath.Base(f)))
@@ -70,6 +78,11 @@ func falcoValidate(p *Plan) error {
 		msg = strings.ReplaceAll(msg, scratch, f)
 	}
 	return fmt.Errorf("falco -V rejects the new rules files, nothing was written (%v):\n%s", err, msg)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func firstLine(b []byte) string {

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"errors"
 	"os/exec"
 	"strings"
 	"testing"
@@ -11,7 +12,12 @@ import (
 // diffLines runs the real diff(1) and returns its changed lines.
 func diffLines(t *testing.T, a, b string) []string {
 	t.Helper()
-	out, _ := exec.Command("diff", a, b).CombinedOutput()
+	out, err := exec.Command("diff", a, b).CombinedOutput()
+	// diff exits 1 when the files differ and 2 when it could not compare
+	// them (a missing file): only 0 and 1 are answers.
+	if ee := (*exec.ExitError)(nil); err != nil && (!errors.As(err, &ee) || ee.ExitCode() != 1) {
+		t.Fatalf("diff %s %s: %v\n%s", a, b, err, out)
+	}
 	var lines []string
 	for _, l := range strings.Split(string(out), "\n") {
 		if strings.HasPrefix(l, "<") || strings.HasPrefix(l, ">") {
@@ -89,8 +95,13 @@ func TestEveryUpstreamOutput(t *testing.T) {
 				t.Fatalf("changes: %d of %d rules", len(p.Files[0].Changes), len(d.Rules))
 			}
 			for _, c := range p.Files[0].Changes {
-				if !strings.HasPrefix(c.New, "RK! node=%evt.hostname ") && !strings.HasPrefix(c.New, "RK! ") {
-					t.Errorf("rule %q: output %q", c.Rule, c.New)
+				// The include goes right after the prefix unless the vendor's text has it already.
+				want := "RK! node=%evt.hostname "
+				if strings.Contains(c.Old, "node=%evt.hostname") {
+					want = "RK! "
+				}
+				if !strings.HasPrefix(c.New, want) || strings.Count(c.New, "node=%evt.hostname") != 1 {
+					t.Errorf("rule %q: output %q, want it to start with %q and hold the include once", c.Rule, c.New, want)
 				}
 			}
 			if !mustPlan(t, d, opts(root)).Empty() {

@@ -45,7 +45,7 @@ func loadsAfter(order []string, own string, defs map[string]def) error {
 	at := slices.Index(order, own)
 	for name, df := range defs {
 		if i := slices.Index(order, df.file); i >= at {
-			return fmt.Errorf("Falco loads %s before %s, which defines rule %q: the override would not win; choose an override_file that Falco loads later", own, df.file, name)
+			return fmt.Errorf("the override would not win: Falco loads %s before %s, which defines rule %q; choose an override_file that Falco loads later", own, df.file, name)
 		}
 	}
 	return nil

@@ -39,7 +39,7 @@ func (p *Plan) planOverride(d policy.Desired, rf map[string]*rulesFile, defs map
 		return nil
 	}
 	if !slices.Contains(entries, own) && !slices.Contains(entries, path.Dir(own)) {
-		return fmt.Errorf("Falco does not load %s (it loads %s): set override_file to a file in a rules directory Falco loads, or add it to rules_files", own, strings.Join(entries, ", "))
+		return fmt.Errorf("override_file %s is not among the files Falco loads (%s): set override_file to a file in a rules directory Falco loads, or add it to rules_files", own, strings.Join(entries, ", "))
 	}
 	vendorText := func(df def) string {
 		data := rf[df.file].data

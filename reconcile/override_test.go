@@ -329,7 +329,7 @@ func TestOverrideRefusals(t *testing.T) {
 			setup: func(t *testing.T, root string, d *policy.Desired) {
 				d.Falco.OverrideFile = "/etc/falco/extra/50-rulekeeper.yaml"
 			},
-			wantErr: []string{"Falco does not load /etc/falco/extra/50-rulekeeper.yaml", "/etc/falco/rules.d", "rules_files"},
+			wantErr: []string{"override_file /etc/falco/extra/50-rulekeeper.yaml is not among the files Falco loads", "/etc/falco/rules.d", "rules_files"},
 		},
 		{
 			name: "override file loaded before the vendor file",

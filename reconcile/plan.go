@@ -77,6 +77,9 @@ type Plan struct {
 	stages  map[string]string // where each file's temporary file goes (host paths)
 
 	folderCheck func(dir string) string // see rulesFolders
+	// config is the node's falco.yaml (a node path), which `falco -V` must
+	// read: Falco refuses -V without a config, and loads plugins from it.
+	config string
 }
 
 // FileChange is one file a plan writes or removes.
@@ -123,6 +126,7 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	if cfg == "" {
 		cfg = policy.DefaultConfig
 	}
+	p.config = cfg
 	own := d.Falco.OverrideFile
 	if own == "" {
 		own = policy.DefaultOverrideFile

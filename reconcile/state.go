@@ -95,17 +95,6 @@ func (st *State) save(dir string) error {
 	return atomicfile.Write(filepath.Join(dir, stateFile), append(data, '\n'), 0o600)
 }
 
-func (st *State) value(file, rule, field string) *Value {
-	if fsf := st.Files[file]; fsf != nil {
-		for i := range fsf.Values {
-			if v := &fsf.Values[i]; v.Rule == rule && v.Field == field {
-				return v
-			}
-		}
-	}
-	return nil
-}
-
 // Lock takes the state directory's lock, waiting while another rulekeeper
 // holds it. The returned function releases it.
 func Lock(dir string) (func(), error) {

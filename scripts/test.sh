@@ -34,6 +34,7 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 go vet ./...
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 # Direct dependencies in their own require block, nothing missing or extra.
 if ! go mod tidy -diff; then
   echo "go.mod/go.sum are not tidy: run go mod tidy" >&2

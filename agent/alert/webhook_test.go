@@ -193,6 +193,27 @@ func TestWebhookDown(t *testing.T) {
 	}
 }
 
+func TestWebhookRetriesThrottlingAndServerErrors(t *testing.T) {
+	// Falcosidekick and chat services answer 429 when throttled and 5xx when
+	// down for a moment: both are retried, with the same UUID each time.
+	for _, code := range []int{http.StatusTooManyRequests, http.StatusServiceUnavailable} {
+		t.Run(http.StatusText(code), func(t *testing.T) {
+			r := newReceiver(t, code, code, http.StatusOK)
+			a, _, _ := newTestAlerter(t, Config{WebhookURL: r.srv.URL, WebhookRetries: 3, WebhookBackoff: 5 * time.Millisecond})
+			a.Emit(context.Background(), driftEvent)
+			got := closeAndCount(t, a)
+			if got["delivered"] != 1 || r.count() != 3 {
+				t.Fatalf("deliveries %v after %d requests, want 1 delivered on the third", got, r.count())
+			}
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if r.uuids[0] == "" || r.uuids[0] != r.uuids[1] || r.uuids[1] != r.uuids[2] {
+				t.Errorf("uuids %q: a retry must repeat the alert's UUID", r.uuids)
+			}
+		})
+	}
+}
+
 func TestWebhookRejected(t *testing.T) {
 	r := newReceiver(t, 400)
 	a, logs, _ := newTestAlerter(t, Config{WebhookURL: r.srv.URL, WebhookBackoff: 5 * time.Millisecond})

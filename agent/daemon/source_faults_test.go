@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,7 +81,8 @@ alert {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.beforePass = func() { n.pause.Lock(); n.pause.Unlock() }
+	// The lock is a gate: a pass waits here while the test holds it.
+	d.beforePass = func() { n.pause.Lock(); n.pause.Unlock() } //lint:ignore SA2001 a gate, not a critical section
 	n.run(d)
 	t.Cleanup(func() {
 		n.stop()
@@ -239,6 +242,38 @@ func TestSourceUnreachable(t *testing.T) {
 	n.waitApplied("SHELL B!", b)
 	n.recovered()
 	n.hook.wait(t, 5*time.Second, "applied", func(e hookEvent) bool { return e.f("commit") == b })
+}
+
+// A server that keeps failing is polled less and less often: with a 200 ms
+// interval the waits double (200, 400, 800, 1600 ms), so over 3 s of faults
+// the server sees about four attempts, not fifteen.
+func TestSourceFaultsBackOff(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var attempts atomic.Int32
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			attempts.Add(1)
+			c.Close() // a server that resets every connection
+		}
+	}()
+	t.Cleanup(func() { l.Close() })
+	n := startSrcNode(t, "git://"+l.Addr().String()+"/policy.git", "")
+	n.faultTold("unreachable")
+	start, from := time.Now(), attempts.Load()
+	time.Sleep(3 * time.Second)
+	got := attempts.Load() - from
+	n.stop()
+	t.Logf("%d attempts over 3 s of faults", got)
+	if got < 2 || got > 6 {
+		t.Fatalf("%d connection attempts in %v of faults at a 200 ms interval: want 2 to 6 (waits doubling from 200 ms), not one per interval", got, time.Since(start).Round(time.Millisecond))
+	}
 }
 
 // Smart HTTP with basic auth: a wrong token in password_file is refused by

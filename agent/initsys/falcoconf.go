@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/rulekeeper/rulekeeper/internal/regfile"
 	"github.com/rulekeeper/rulekeeper/reconcile"
 )
 
@@ -28,7 +29,7 @@ type falcoConf struct {
 func readFalcoConf(path string) (falcoConf, error) {
 	c := falcoConf{watch: true, webOn: true, port: 8765,
 		rules: []string{"/etc/falco/falco_rules.yaml", "/etc/falco/falco_rules.local.yaml", "/etc/falco/rules.d"}}
-	b, err := os.ReadFile(path)
+	b, err := regfile.Read(path, reconcile.MaxRulesFileSize) // bounded: falco.yaml could be a link to /dev/zero
 	if err != nil {
 		return c, fmt.Errorf("read falco config: %w", err)
 	}

@@ -9,8 +9,6 @@ import (
 // The servers, the upstream repository and the keys come from internal/testkit/gitserve, shared with
 // the daemon's tests; these names keep the tests short.
 
-type upstream = gitserve.Upstream
-
 var (
 	newUpstream    = gitserve.NewUpstream
 	startGitDaemon = gitserve.StartDaemon

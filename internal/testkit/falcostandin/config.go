@@ -72,9 +72,10 @@ func loadConfig(path string) (*config, error) {
 	return c, nil
 }
 
-// expandRulesFiles lists the files Falco loads, in order: a folder contributes its *.yaml files in
-// alphabetical order; a missing entry is skipped as Falco does.
-func expandRulesFiles(entries []string) ([]string, error) {
+// expandRulesFiles lists the files Falco loads, in order: a folder contributes its regular files in
+// name order (up to 0.40 every one, dot-files included; from 0.41 *.yaml and *.yml alone); a
+// missing entry is skipped as Falco does.
+func expandRulesFiles(entries []string, version string) ([]string, error) {
 	var out []string
 	for _, e := range entries {
 		st, err := os.Stat(e)
@@ -94,7 +95,7 @@ func expandRulesFiles(entries []string) ([]string, error) {
 		}
 		var names []string
 		for _, d := range des {
-			if !d.IsDir() && (strings.HasSuffix(d.Name(), ".yaml") || strings.HasSuffix(d.Name(), ".yml")) {
+			if d.Type().IsRegular() && folderLoads(version, d.Name()) {
 				names = append(names, d.Name())
 			}
 		}
@@ -104,6 +105,11 @@ func expandRulesFiles(entries []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// folderLoads reports whether a version loads a file of that name from a rules folder.
+func folderLoads(version, name string) bool {
+	return everyFileOfFolder(version) || strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")
 }
 
 func isDir(p string) bool {

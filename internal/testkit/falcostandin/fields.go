@@ -43,12 +43,5 @@ func isFieldChar(c byte) bool {
 	return c == '.' || c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
-// tokenText is what Falco quotes in its error: the rest of the output up to the next blank.
-func tokenText(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] == ' ' || s[i] == '\n' || s[i] == '\t' {
-			return s[:i]
-		}
-	}
-	return s
-}
+// tokenText is what Falco quotes in its error: the rest of the output.
+func tokenText(s string) string { return strings.TrimRight(s, " \n") }

@@ -24,18 +24,43 @@ func newRuleSet(version string) *ruleSet {
 	return &ruleSet{version: version, rules: map[string]bool{}, macros: map[string]bool{}, lists: map[string]bool{}}
 }
 
-// loadError is a file that Falco would refuse, worded like Falco's rule loader.
+// loadError is a file that Falco would refuse, worded like Falco's rule
+// loader: msg is 0.32.1's text, code the LOAD_ERR_* code newer Falco adds.
 type loadError struct {
-	file string
-	line int
-	msg  string
+	file   string
+	code   string
+	msg    string
+	newMsg string // newer Falco's wording, where it differs
+	item   string // the item's source text, which 0.32.1 echoes
 }
 
-func (e *loadError) Error() string {
-	if e.line > 0 {
-		return fmt.Sprintf("Could not load rules file %s: 1 errors:\n%s (line %d)", e.file, e.msg, e.line)
+// Load error codes of newer Falco, with the description it prints.
+const (
+	errParse    = "LOAD_ERR_YAML_PARSE (YAML parse error)"
+	errValidate = "LOAD_ERR_YAML_VALIDATE (Error validating internal structure of YAML file)"
+	errOutput   = "LOAD_ERR_COMPILE_OUTPUT (Error compiling output)"
+	errObjects  = "LOAD_ERR_VALIDATE (Error validating rule/macro/list/exception objects)"
+)
+
+// Error is how the daemon reports it (0.32.1: "Error: Could not load rules file ...").
+func (e *loadError) Error() string { return "Could not load rules file " + e.file + ": " + e.oldText() }
+
+// oldText is 0.32.1's report: the message, then the item between "---" lines.
+func (e *loadError) oldText() string {
+	s := "1 errors:\n" + e.msg
+	if e.item != "" {
+		s += "\n---\n" + e.item + "\n---"
 	}
-	return fmt.Sprintf("Could not load rules file %s: 1 errors:\n%s", e.file, e.msg)
+	return s
+}
+
+// newText is newer Falco's report of the file.
+func (e *loadError) newText() string {
+	msg := e.msg
+	if e.newMsg != "" {
+		msg = e.newMsg
+	}
+	return e.file + ": Invalid\n1 Errors:\n" + e.code + ": " + msg
 }
 
 var priorities = map[string]bool{
@@ -60,6 +85,19 @@ func (rs *ruleSet) loadFile(path string) error {
 	return rs.load(path, b)
 }
 
+// itemText is the source of item i of a top-level list: its lines up to the
+// next item's, without trailing blank lines.
+func itemText(lines []string, items []*yaml.Node, i int) string {
+	from, to := items[i].Line-1, len(lines)
+	if i+1 < len(items) {
+		to = items[i+1].Line - 1
+	}
+	if from < 0 || from >= to || to > len(lines) {
+		return ""
+	}
+	return strings.TrimRight(strings.Join(lines[from:to], "\n"), "\n ")
+}
+
 func (rs *ruleSet) load(path string, b []byte) error {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(b))
@@ -67,7 +105,8 @@ func (rs *ruleSet) load(path string, b []byte) error {
 		if errors.Is(err, io.EOF) { // empty or comments only: Falco accepts it
 			return nil
 		}
-		return &loadError{file: path, msg: "Could not parse YAML: " + err.Error()}
+		yerr := "yaml: " + strings.TrimPrefix(err.Error(), "yaml: ")
+		return &loadError{file: path, code: errParse, msg: "Could not load YAML file: " + yerr, newMsg: yerr}
 	}
 	if len(doc.Content) == 0 {
 		return nil
@@ -77,16 +116,17 @@ func (rs *ruleSet) load(path string, b []byte) error {
 		return nil
 	}
 	if top.Kind != yaml.SequenceNode {
-		return &loadError{file: path, line: top.Line, msg: "Rules content is not yaml array of objects"}
+		return &loadError{file: path, code: errValidate, msg: "Rules content is not yaml array of objects"}
 	}
-	for _, item := range top.Content {
+	lines := strings.Split(string(b), "\n")
+	for i, item := range top.Content {
 		if err := rs.loadItem(item); err != nil {
-			var le *loadError
-			if errors.As(err, &le) {
-				le.file = path
-				return le
+			le, ok := err.(*loadError)
+			if !ok {
+				le = &loadError{code: errValidate, msg: err.Error()}
 			}
-			return &loadError{file: path, line: item.Line, msg: err.Error()}
+			le.file, le.item = path, itemText(lines, top.Content, i)
+			return le
 		}
 	}
 	return nil
@@ -94,7 +134,7 @@ func (rs *ruleSet) load(path string, b []byte) error {
 
 func (rs *ruleSet) loadItem(item *yaml.Node) error {
 	if item.Kind != yaml.MappingNode {
-		return &loadError{line: item.Line, msg: "Unexpected element type. Each element should be a yaml associative array."}
+		return &loadError{code: errValidate, msg: "Unexpected element type. Each element should be a yaml associative array."}
 	}
 	keys := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(item.Content); i += 2 {
@@ -107,23 +147,21 @@ func (rs *ruleSet) loadItem(item *yaml.Node) error {
 		return rs.loadNamed(item, keys, "macro", "condition", rs.macros)
 	case keys["list"] != nil:
 		return rs.loadNamed(item, keys, "list", "items", rs.lists)
-	case keys["required_engine_version"] != nil, keys["required_plugin_versions"] != nil:
+	default: // required_engine_version and the like; Falco also passes over unknown items
 		return nil
-	default:
-		return &loadError{line: item.Line, msg: "Unknown top level object"}
 	}
 }
 
 func (rs *ruleSet) loadNamed(item *yaml.Node, keys map[string]*yaml.Node, kind, body string, known map[string]bool) error {
 	name := keys[kind].Value
 	if name == "" {
-		return &loadError{line: item.Line, msg: fmt.Sprintf("Mapping for key '%s' is empty", kind)}
+		return &loadError{code: errValidate, msg: fmt.Sprintf("Mapping for key '%s' is empty", kind)}
 	}
 	if keys[body] == nil {
-		return &loadError{line: item.Line, msg: fmt.Sprintf("Item has no mapping for key '%s'", body)}
+		return &loadError{code: errValidate, msg: fmt.Sprintf("Item has no mapping for key '%s'", body)}
 	}
 	if isTrue(keys["append"]) && !known[name] {
-		return &loadError{line: item.Line, msg: fmt.Sprintf("%s has 'append' key but no %s by that name already exists", kind, kind)}
+		return &loadError{code: errValidate, msg: fmt.Sprintf("%s has 'append' key but no %s by that name already exists", kind, kind)}
 	}
 	known[name] = true
 	return nil
@@ -132,25 +170,26 @@ func (rs *ruleSet) loadNamed(item *yaml.Node, keys map[string]*yaml.Node, kind, 
 func (rs *ruleSet) loadRule(item *yaml.Node, keys map[string]*yaml.Node) error {
 	name := keys["rule"].Value
 	if name == "" {
-		return &loadError{line: item.Line, msg: "Mapping for key 'rule' is empty"}
+		return &loadError{code: errValidate, msg: "Mapping for key 'rule' is empty"}
 	}
 	if out := keys["output"]; out != nil {
 		if err := checkOutput(out.Value); err != nil {
-			return &loadError{line: out.Line, msg: fmt.Sprintf("Invalid output format '%s': '%s'", firstLine(out.Value), err)}
+			return &loadError{code: errOutput, msg: fmt.Sprintf("Invalid output format '%s': '%s'", firstLine(out.Value), err), newMsg: err.Error()}
 		}
 	}
 	if p := keys["priority"]; p != nil && !priorities[strings.ToLower(p.Value)] {
-		return &loadError{line: p.Line, msg: fmt.Sprintf("Invalid priority '%s'", p.Value)}
+		return &loadError{code: errValidate, msg: "Invalid priority"}
 	}
-	if ov := keys["override"]; ov != nil {
+	if ov := keys["override"]; ov != nil && rs.hasOverride() {
 		return rs.loadOverride(item, keys, name, ov)
 	}
+	// Before 0.37 `override:` is an unknown key, passed over like any other.
 	if isTrue(keys["append"]) {
 		if !rs.rules[name] {
-			return &loadError{line: item.Line, msg: "Rule has 'append' key but no rule by that name already exists"}
+			return &loadError{code: errObjects, msg: "Rule has 'append' key but no rule by that name already exists"}
 		}
 		if keys["condition"] == nil && keys["exceptions"] == nil {
-			return &loadError{line: item.Line, msg: "Appended rule must have exceptions or condition property"}
+			return &loadError{code: errObjects, msg: "Appended rule must have exceptions or condition property"}
 		}
 		return nil
 	}
@@ -159,26 +198,32 @@ func (rs *ruleSet) loadRule(item *yaml.Node, keys map[string]*yaml.Node) error {
 	}
 	for _, k := range []string{"condition", "output", "desc", "priority"} {
 		if keys[k] == nil {
-			return &loadError{line: item.Line, msg: fmt.Sprintf("Rule must have property %s", k)}
+			if newLoader(rs.version) {
+				return &loadError{code: errValidate, msg: fmt.Sprintf("Item has no mapping for key '%s'", k)}
+			}
+			return &loadError{code: errValidate, msg: "Rule must have properties 'condition', 'output', 'desc', and 'priority'"}
 		}
 	}
 	rs.rules[name] = true
 	return nil
 }
 
-func (rs *ruleSet) loadOverride(item *yaml.Node, keys map[string]*yaml.Node, name string, ov *yaml.Node) error {
+// hasOverride reports whether the version knows `override:` (0.37.0 on).
+func (rs *ruleSet) hasOverride() bool {
 	ok, err := atLeast(rs.version, "0.37.0")
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return &loadError{line: ov.Line, msg: fmt.Sprintf("Unexpected key 'override': not supported by Falco %s (needs 0.37.0)", rs.version)}
-	}
+	return err == nil && ok
+}
+
+func (rs *ruleSet) loadOverride(item *yaml.Node, keys map[string]*yaml.Node, name string, ov *yaml.Node) error {
 	if isTrue(keys["append"]) {
-		return &loadError{line: item.Line, msg: "Keys 'override' and 'append: true' cannot be used together"}
+		return &loadError{code: errValidate, msg: "Keys 'override' and 'append: true' cannot be used together"}
 	}
 	if ov.Kind != yaml.MappingNode {
-		return &loadError{line: ov.Line, msg: "Value of 'override' must be a map"}
+		return &loadError{code: errValidate, msg: "Value of 'override' must be a map"}
+	}
+	// The rule must exist before anything else is checked (seen on 0.40.0).
+	if !rs.rules[name] && len(ov.Content) >= 2 {
+		return &loadError{code: errObjects, msg: fmt.Sprintf("An 'override.<key>: %s' to a rule was requested but no rule by that name already exists", ov.Content[1].Value)}
 	}
 	named := map[string]bool{}
 	for i := 0; i+1 < len(ov.Content); i += 2 {
@@ -187,20 +232,20 @@ func (rs *ruleSet) loadOverride(item *yaml.Node, keys map[string]*yaml.Node, nam
 		switch {
 		case how == "append" && overrideAppend[k], how == "replace" && overrideReplace[k]:
 		default:
-			return &loadError{line: ov.Content[i].Line, msg: fmt.Sprintf("Key '%s' cannot be overridden with '%s'", k, how)}
+			return &loadError{code: errValidate, msg: fmt.Sprintf("Key '%s' cannot be overridden with '%s'", k, how)}
 		}
 		if keys[k] == nil {
-			return &loadError{line: ov.Content[i].Line, msg: fmt.Sprintf("An override is defined for '%s' but no value is given", k)}
+			return &loadError{code: errValidate, msg: fmt.Sprintf("An override is defined for '%s' but no value is given", k)}
 		}
 	}
 	for i := 0; i+1 < len(item.Content); i += 2 {
 		k := item.Content[i].Value
 		if k != "rule" && k != "override" && !named[k] {
-			return &loadError{line: item.Content[i].Line, msg: fmt.Sprintf("Unexpected key '%s': an 'override' must name every key given", k)}
+			return &loadError{code: errValidate, msg: fmt.Sprintf("Unexpected key '%s': an 'override' must name every key given", k)}
 		}
 	}
 	if !rs.rules[name] {
-		return &loadError{line: item.Line, msg: "An override is defined but no rule by that name already exists"}
+		return &loadError{code: errValidate, msg: "An override is defined but no rule by that name already exists"}
 	}
 	return nil
 }

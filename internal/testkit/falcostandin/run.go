@@ -15,6 +15,7 @@ const daemonChildEnv = "FALCO_STANDIN_DAEMON_CHILD"
 
 // engine is what one (re)start loaded: the config, the files in load order and their hashes.
 type engine struct {
+	version  string
 	cfg      *config
 	files    []string
 	hashes   map[string]string
@@ -27,14 +28,22 @@ func load(o options, lg *logger, quiet bool) (*engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	files, err := expandRulesFiles(cfg.RulesFile)
+	version := falcoVersion(o.config)
+	files, err := expandRulesFiles(cfg.RulesFile, version)
 	if err != nil {
 		return nil, err
 	}
-	rs := newRuleSet(falcoVersion(o.config))
-	e := &engine{cfg: cfg, files: files, hashes: map[string]string{}}
+	rs := newRuleSet(version)
+	e := &engine{version: version, cfg: cfg, files: files, hashes: map[string]string{}}
+	if !quiet && newLoader(version) {
+		lg.printf("Loading rules from:")
+	}
 	for _, f := range files {
-		if !quiet {
+		switch {
+		case quiet:
+		case newLoader(version):
+			lg.printf("   %s | schema validation: ok", f)
+		default:
 			lg.printf("Loading rules from file %s:", f)
 		}
 		b, err := os.ReadFile(f)
@@ -42,6 +51,9 @@ func load(o options, lg *logger, quiet bool) (*engine, error) {
 			return nil, fmt.Errorf("Could not load rules file %s: %w", f, err)
 		}
 		if err := rs.load(f, b); err != nil {
+			if le, ok := err.(*loadError); ok && newLoader(version) {
+				return nil, fmt.Errorf("%s", le.newText())
+			}
 			return nil, err
 		}
 		sum := sha256.Sum256(b)
@@ -55,6 +67,15 @@ func runDaemon(o options, lg *logger, sigs chan os.Signal) int {
 	if !o.daemonKid {
 		lg.printf("Falco version %s (driver version 2.0.0+driver)", falcoVersion(o.config))
 		lg.printf("Falco initialized with configuration file %s", o.config)
+	}
+	var w *watcher
+	if !o.daemon || o.daemonKid {
+		// Watch before loading: a change made while the rules load is not missed.
+		w = newWatcher(lg)
+		defer w.close()
+		if cfg, err := loadConfig(o.config); err == nil {
+			w.set(o.config, cfg)
+		}
 	}
 	e, err := load(o, lg, o.daemonKid)
 	if err != nil {
@@ -78,16 +99,15 @@ func runDaemon(o options, lg *logger, sigs chan os.Signal) int {
 		lg.printf("Error: %v", err)
 		return 1
 	}
-	w := newWatcher(lg)
-	defer w.close()
-	w.set(o.config, e)
+	w.set(o.config, e.cfg)
 
+	hot := newLoader(falcoVersion(o.config))
 	for {
+		why := "SIGHUP received, restarting..."
 		select {
 		case s := <-sigs:
 			switch s {
 			case syscall.SIGHUP:
-				lg.printf("SIGHUP received, restarting...")
 			case syscall.SIGUSR1:
 				lg.printf("SIGUSR1 received, reopening outputs...")
 				continue
@@ -96,9 +116,18 @@ func runDaemon(o options, lg *logger, sigs chan os.Signal) int {
 				return 0
 			}
 		case path := <-w.changed:
-			lg.printf("%s changed, restarting...", path)
+			why = path + " changed, restarting..."
 		}
-		// Like 0.32.1: a restart that cannot load the new files ends the process.
+		// Newer Falco loads the new files on the side first and keeps the
+		// old rules when they fail; 0.32.1 restarts and exits on them.
+		if hot {
+			if _, err := load(o, lg, false); err != nil {
+				lg.printf("Critical Falco internal: hot restart failure: %v", err)
+				w.set(o.config, e.cfg)
+				continue
+			}
+		}
+		lg.printf("%s", why)
 		if e, err = load(o, lg, false); err != nil {
 			lg.printf("Error: %v", err)
 			return 1
@@ -107,7 +136,7 @@ func runDaemon(o options, lg *logger, sigs chan os.Signal) int {
 			lg.printf("Error: %v", err)
 			return 1
 		}
-		w.set(o.config, e)
+		w.set(o.config, e.cfg)
 	}
 }
 

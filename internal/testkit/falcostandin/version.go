@@ -58,3 +58,26 @@ func parseVersion(v string) ([3]int, error) {
 	}
 	return out, nil
 }
+
+// Falco changed how it loads and reports rules over the versions; the
+// stand-in follows the two it is compared with (TestRealFalcoStandin*).
+
+// newLoader reports whether version v has the rule loader of newer Falco
+// (seen on 0.40.0): `-V` names every file and goes on past an invalid one,
+// errors carry LOAD_ERR_* codes, the log says `Loading rules from:` and then
+// `   FILE | schema validation: ok` per file, and a reload loads the files on
+// the side first, keeping the old rules when they fail. Before it (seen on
+// 0.32.1): `Loading rules from file FILE:`, and a reload that fails exits.
+// The line is drawn at 0.35.0, where the loader was rewritten.
+func newLoader(v string) bool {
+	ok, err := atLeast(v, "0.35.0")
+	return err == nil && ok
+}
+
+// everyFileOfFolder reports whether version v loads every regular file of a
+// rules folder, dot-files and editor backups included (up to 0.40.x);
+// from 0.41.0 only *.yaml and *.yml.
+func everyFileOfFolder(v string) bool {
+	ok, err := atLeast(v, "0.41.0")
+	return err != nil || !ok
+}

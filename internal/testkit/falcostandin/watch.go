@@ -2,7 +2,6 @@ package main
 
 import (
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -15,7 +14,8 @@ type watcher struct {
 	fw      *fsnotify.Watcher
 	changed chan string
 	files   map[string]bool // config and rules files
-	dirs    map[string]bool // rules folders: any yaml created, written or removed inside
+	dirs    map[string]bool // rules folders: any file Falco loads created, written or removed inside
+	version string
 	watched map[string]bool
 	events  chan fsnotify.Event
 }
@@ -24,8 +24,8 @@ func newWatcher(lg *logger) *watcher {
 	return &watcher{lg: lg, changed: make(chan string, 1), watched: map[string]bool{}, events: make(chan fsnotify.Event, 64)}
 }
 
-func (w *watcher) set(configPath string, e *engine) {
-	if !e.cfg.WatchConfigFiles {
+func (w *watcher) set(configPath string, cfg *config) {
+	if !cfg.WatchConfigFiles {
 		w.close()
 		return
 	}
@@ -38,9 +38,9 @@ func (w *watcher) set(configPath string, e *engine) {
 		w.fw = fw
 		go w.loop(fw)
 	}
-	w.files, w.dirs = map[string]bool{abs(configPath): true}, map[string]bool{}
+	w.files, w.dirs, w.version = map[string]bool{abs(configPath): true}, map[string]bool{}, falcoVersion(configPath)
 	w.add(filepath.Dir(abs(configPath)))
-	for _, entry := range e.cfg.RulesFile {
+	for _, entry := range cfg.RulesFile {
 		p := abs(entry)
 		if isDir(p) {
 			w.dirs[p] = true
@@ -95,7 +95,7 @@ func (w *watcher) relevant(name string) bool {
 	if w.files[p] || w.dirs[p] {
 		return true
 	}
-	return w.dirs[filepath.Dir(p)] && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml"))
+	return w.dirs[filepath.Dir(p)] && folderLoads(w.version, filepath.Base(p))
 }
 
 func (w *watcher) close() {

@@ -11,7 +11,8 @@ import (
 )
 
 // webServer serves Falco's /healthz and, where metrics are on, the rules-file hashes in /metrics.
-// It keeps listening across restarts unless the port changes.
+// It keeps listening across restarts unless the port changes, but logs its start on each, as
+// Falco, which restarts it, does.
 type webServer struct {
 	lg     *logger
 	srv    *http.Server
@@ -26,6 +27,7 @@ func (w *webServer) apply(e *engine) error {
 		return nil
 	}
 	if w.srv != nil && w.port == e.cfg.Webserver.ListenPort {
+		w.logStart(e)
 		return nil
 	}
 	w.stop()
@@ -41,13 +43,21 @@ func (w *webServer) apply(e *engine) error {
 	})
 	mux.HandleFunc("/metrics", w.metrics)
 	w.srv, w.port = &http.Server{Handler: mux}, e.cfg.Webserver.ListenPort
-	w.lg.printf("Starting internal webserver, listening on port %d", w.port)
+	w.logStart(e)
 	go func(s *http.Server) {
 		if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			w.lg.printf("Error: web server: %v", err)
 		}
 	}(w.srv)
 	return nil
+}
+
+func (w *webServer) logStart(e *engine) {
+	if newLoader(e.version) {
+		w.lg.printf("Starting health webserver with threadiness 2, listening on 0.0.0.0:%d", w.port)
+		return
+	}
+	w.lg.printf("Starting internal webserver, listening on port %d", w.port)
 }
 
 func (w *webServer) metrics(rw http.ResponseWriter, _ *http.Request) {
