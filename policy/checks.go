@@ -82,22 +82,26 @@ func (ev *evaluator) output(ob *outputBlock) *Output {
 			if strings.TrimSpace(s) == "" {
 				ev.fail(ra.Expr.Range(), "Empty replace", "A Falco rule needs an output text; give the whole new text, or remove replace.")
 			}
+			ev.checkText(s, ra.Expr.Range())
 			ev.checkFields(s, ra.Expr.Range())
 			out.Replace = &s
 		}
 	}
 	if s, ok := ev.str(a["prefix"]); ok {
+		ev.checkText(s, a["prefix"].Expr.Range())
 		ev.checkFields(s, a["prefix"].Expr.Range())
 		out.Prefix = s
 	}
 	include := ev.tokens(a["include"], "include")
 	exclude := ev.tokens(a["exclude"], "exclude")
 	for _, it := range include {
+		ev.checkText(it.val, it.rng)
 		ev.checkFields(it.val, it.rng)
 		out.Include = append(out.Include, it.val)
 	}
 	prefixTokens := strings.Fields(out.Prefix)
 	for _, it := range exclude {
+		ev.checkText(it.val, it.rng)
 		out.Exclude = append(out.Exclude, it.val)
 		if strings.ContainsAny(it.val, " \t\n") {
 			ev.fail(it.rng, "Exclude token with whitespace", fmt.Sprintf(
@@ -151,6 +155,20 @@ func (ev *evaluator) allKnown(attrs hcl.Attributes) bool {
 		}
 	}
 	return true
+}
+
+// checkText refuses control characters in an output text: Falco prints
+// its outputs as text lines, and a NUL would cut Falco's copy of the text
+// short. Tabs and line breaks are fine (rulekeeper writes such a text
+// double-quoted where the rules file's style cannot hold it).
+func (ev *evaluator) checkText(s string, rng hcl.Range) {
+	for _, r := range s {
+		if (r < 0x20 && r != '\t' && r != '\n') || (r >= 0x7f && r <= 0x9f) {
+			ev.fail(rng, "Control character in output text", fmt.Sprintf(
+				"The text holds the control character %U. Falco prints outputs as lines of text; remove it (tabs and line breaks are allowed).", r))
+			return
+		}
+	}
 }
 
 // checkFields reports every `%field` of an output text that the catalogue

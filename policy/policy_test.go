@@ -32,6 +32,7 @@ var cases = []struct {
 	{name: "falco-block", node: UnknownNode(nil)},
 	{name: "dup-rules", node: UnknownNode(nil)},
 	{name: "output-conflicts", node: UnknownNode(nil)},
+	{name: "output-text", node: UnknownNode(nil)},
 	{name: "priority", node: UnknownNode(nil)},
 	{name: "manages-nothing", node: UnknownNode(nil)},
 	{name: "fields", node: UnknownNode(nil), json: true},

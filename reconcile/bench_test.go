@@ -44,6 +44,27 @@ func BenchmarkApplyExam032(b *testing.B) {
 	}
 }
 
+// The same first apply on bytes no pass has vouched for (the upstream file
+// with one comment line more): the file is parsed whole before the cut.
+func BenchmarkPlanExam032Unseen(b *testing.B) {
+	root := unseen032(b)
+	d := exam(policy.InPlace)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := MakePlan(d, opts(root)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func unseen032(b *testing.B) string {
+	root := node032(b)
+	rules := filepath.Join(root, "etc/falco/falco_rules.yaml")
+	orig, _ := os.ReadFile(rules)
+	os.WriteFile(rules, append([]byte("# site copy\n"), orig...), 0o644)
+	return root
+}
+
 // A pass over a node already converged: the fast path hashes the inputs.
 func BenchmarkPlanConverged032(b *testing.B) {
 	root := node032(b)

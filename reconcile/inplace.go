@@ -48,7 +48,7 @@ func (p *Plan) planInPlace(d policy.Desired, rf map[string]*rulesFile, defs map[
 			if err != nil {
 				return fmt.Errorf("%s: %w", f, readHint(err))
 			}
-			if file, err = cutFile(f, data); err != nil {
+			if file, err = readRules(f, data, false); err != nil {
 				return err
 			}
 			p.cur[f] = data
@@ -97,8 +97,19 @@ func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileS
 	out := make([]byte, 0, len(data)+512)
 	var spans [][2]int
 	last := 0
+	cut := rf.simple // the quick cut still holds for the new bytes
+	touched := map[int]map[string]bool{}
+	wants := map[int]map[string]string{}
 	for _, i := range order {
 		it := rf.items[i]
+		if !rf.simple { // the items of a simple file stand alone, and hold no alias
+			if err := rf.editable(i, rules[i]); err != nil {
+				return nil, nil, err
+			}
+			if _, err := rf.alone(i); err != nil {
+				return nil, nil, err
+			}
+		}
 		text := string(data[it.start:it.end])
 		var restore []edit
 		var drifted []string
@@ -106,22 +117,43 @@ func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileS
 			restore, drifted = restoreEdits(olds, i)
 		}
 		vendor, _ := splice(text, restore)
-		next, vspans, nspans, want, values, err := desiredItem(vendor, rules[i])
+		var m *yaml.Node // the item parsed alone, when it is the vendor's
+		if len(restore) == 0 {
+			if m, err = rf.alone(i); err != nil {
+				return nil, nil, err
+			}
+		}
+		next, vspans, nspans, want, values, err := desiredItem(vendor, m, rules[i])
 		if err != nil {
 			return nil, nil, itemError(rf.path, it, err)
 		}
 		before, after, err := checkItem(vendor, vspans, next, nspans, want)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s:%d: rule %q: refusing to write: %w", rf.path, it.line, it.name, err)
+			return nil, nil, itemError(rf.path, it, fmt.Errorf("refusing to write: %w", err))
 		}
 		fst.Values = append(fst.Values, values...)
+		touched[i], wants[i] = map[string]bool{}, want
+		for _, e := range restore {
+			for _, f := range olds {
+				if f.at && f.item == i && f.reg.start == e.start {
+					touched[i][f.Field] = true
+				}
+			}
+		}
+		for k := range want {
+			touched[i][k] = true
+		}
 		if text != next {
 			if text != vendor { // drift put back: what Falco reads now is not the vendor's
 				if before, err = readItem(text); err != nil {
-					return nil, nil, fmt.Errorf("%s:%d: rule %q: %w", rf.path, it.line, it.name, err)
+					return nil, nil, itemError(rf.path, it, err)
 				}
 			}
 			changes = append(changes, itemChanges(text, before, after, it, rules[i], drifted, upgrade)...)
+			if cut {
+				c, err := cutItems([]byte(next))
+				cut = err == nil && len(c) == 1 && c[0].kind == it.kind && c[0].name == it.name
+			}
 		}
 		out = append(out, data[last:it.start]...)
 		base := len(out)
@@ -136,6 +168,16 @@ func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileS
 	if len(fst.Values) == 0 && same {
 		return nil, nil, nil
 	}
+	if !rf.simple && !same {
+		// Items that do not stand alone (other documents, anchors, flow
+		// entries...): Falco must read every other item as before.
+		if err := checkWhole(rf, out, touched, wants); err != nil {
+			return nil, nil, err
+		}
+	}
+	if !same {
+		p.cutNew[rf.path] = cut
+	}
 	fst.SHA256, fst.Outside = sums(out, spans)
 	if len(fst.Values) == 0 {
 		fst = nil
@@ -147,14 +189,16 @@ func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileS
 }
 
 // desiredItem applies a rule's desired values to the vendor's item.
-func desiredItem(vendor string, r policy.Rule) (next string, vspans, nspans [][2]int, want map[string]string, values []Value, err error) {
+// m is the vendor's item already parsed, or nil.
+func desiredItem(vendor string, m *yaml.Node, r policy.Rule) (next string, vspans, nspans [][2]int, want map[string]string, values []Value, err error) {
 	want = map[string]string{}
 	if r.Name == "" {
 		return vendor, nil, nil, want, nil, nil
 	}
-	m, err := parseItem([]byte(vendor))
-	if err != nil {
-		return "", nil, nil, nil, nil, err
+	if m == nil {
+		if m, err = parseItem([]byte(vendor)); err != nil {
+			return "", nil, nil, nil, nil, err
+		}
 	}
 	var edits []edit
 	add := func(field string, render func(region) (raw, text string, err error)) error {
@@ -167,7 +211,18 @@ func desiredItem(vendor string, r policy.Rule) (next string, vspans, nspans [][2
 			return err
 		}
 		orig := vendor[reg.start:reg.end]
-		if reg.absent {
+		switch {
+		case reg.absent && reg.flow:
+			sep := ", "
+			for reg.start > 0 && strings.ContainsRune(" \t\r\n", rune(vendor[reg.start-1])) {
+				reg.start--
+				reg.end--
+			}
+			if reg.start > 0 && (vendor[reg.start-1] == ',' || vendor[reg.start-1] == '{') {
+				sep = " "
+			}
+			raw = sep + field + ": " + raw
+		case reg.absent:
 			raw = "\n" + strings.Repeat(" ", reg.keyCol) + field + ": " + raw
 		}
 		edits = append(edits, edit{reg.start, reg.end, raw})
@@ -181,7 +236,10 @@ func desiredItem(vendor string, r policy.Rule) (next string, vspans, nspans [][2
 			if reg.absent {
 				return "", "", fmt.Errorf("the rule has no output to change")
 			}
-			s := applyOutput(readScalar(vendor[reg.start:reg.end], reg.node), *r.Output)
+			s, err := applyOutput(readValue(vendor[reg.start:reg.end], reg), *r.Output)
+			if err != nil {
+				return "", "", err
+			}
 			return s.render(), s.text(), nil
 		})
 	}
@@ -215,7 +273,7 @@ func simpleValue(vendor, v string, foldCase, bare bool) func(region) (string, st
 		if bare {
 			return v, v, nil
 		}
-		s := readScalar(vendor[reg.start:reg.end], reg.node)
+		s := readValue(vendor[reg.start:reg.end], reg)
 		s.lines = []string{v}
 		return s.render(), v, nil
 	}

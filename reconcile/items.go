@@ -18,6 +18,12 @@ type item struct {
 	line       int    // 1-based line of start
 	kind       string // "rule", "macro", "list", or "" for anything else
 	name       string
+	// node is the entry as the full parse read it (file positions); nil on
+	// the fast path, where an item is parsed alone when it is needed.
+	node *yaml.Node
+	// uncut is set for an entry whose text cannot stand alone (in a flow
+	// list, or an alias): it can be read but not edited.
+	uncut bool
 }
 
 // firstKey reads the first key of an item, `- rule: NAME`, without a
@@ -34,7 +40,10 @@ func firstKey(line []byte) (kind, name string, ok bool) {
 
 // cutItems splits a rules file into its top-level sequence items. It returns
 // an error when the file is not a block sequence at column 0 (the layout of
-// every upstream Falco rules file); callers then fall back to a full parse.
+// every upstream Falco rules file). The cut alone proves nothing (a key
+// before `rule:`, an alias, a quoted value running over lines all escape
+// it): it stands for a full parse only for bytes a full parse has vouched
+// for (see readRules).
 func cutItems(data []byte) ([]item, error) {
 	items := make([]item, 0, bytes.Count(data, []byte("\n-"))+1)
 	lineNo := 0
@@ -108,45 +117,6 @@ func (it *item) decodeName(data []byte) error {
 
 func needsYAML(s string) bool {
 	return s == "" || strings.ContainsAny(s[:1], `"'&*!|>%@`+"`") || strings.Contains(s, " #")
-}
-
-// itemsByFullParse is the fallback for files the quick cut does not
-// understand, such as a top-level list indented by some spaces. Items are
-// cut at the lines where the parser saw each entry begin.
-func itemsByFullParse(data []byte) ([]item, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, yamlError(err)
-	}
-	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return nil, errEmpty
-	}
-	seq := doc.Content[0]
-	if seq.Kind != yaml.SequenceNode {
-		return nil, fmt.Errorf("line %d: a Falco rules file must be a YAML list of rules, macros and lists", seq.Line)
-	}
-	if seq.Style&yaml.FlowStyle != 0 {
-		return nil, fmt.Errorf("line %d: rulekeeper edits rules files written as block lists (`- rule: ...`), not flow lists", seq.Line)
-	}
-	starts := lineStarts(data)
-	items := make([]item, 0, len(seq.Content))
-	for _, n := range seq.Content {
-		it := item{start: starts[n.Line-1], line: n.Line}
-		if n.Kind == yaml.MappingNode && len(n.Content) >= 2 {
-			switch k := n.Content[0].Value; k {
-			case "rule", "macro", "list":
-				it.kind, it.name = k, n.Content[1].Value
-			}
-		}
-		if len(items) > 0 {
-			items[len(items)-1].end = it.start
-		}
-		items = append(items, it)
-	}
-	if len(items) > 0 {
-		items[len(items)-1].end = len(data)
-	}
-	return items, nil
 }
 
 // lineStarts returns the byte offset of every line's first byte.

@@ -35,8 +35,8 @@ func (rf *rulesFile) managed(prev *FileState) (olds []found, upgrade bool, err e
 			it := rf.items[i]
 			m, ok := parsed[i]
 			if !ok {
-				if m, err = parseItem(rf.data[it.start:it.end]); err != nil {
-					return nil, false, itemError(rf.path, it, err)
+				if m, err = rf.alone(i); err != nil {
+					return nil, false, err
 				}
 				parsed[i] = m
 			}
@@ -91,10 +91,23 @@ func locateManaged(text []byte, m *yaml.Node, field string, inserted bool) (regi
 		return reg, err
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == field {
-			starts := lineStarts(text)
-			reg.start = starts[m.Content[i].Line-1] - 1
+		if m.Content[i].Value != field {
+			continue
 		}
+		starts := lineStarts(text)
+		if !reg.flow {
+			reg.start = starts[m.Content[i].Line-1] - 1
+			continue
+		}
+		// `, key: value` as the insertion wrote it
+		k := nodeOffset(text, starts, m.Content[i])
+		for k > 0 && text[k-1] == ' ' {
+			k--
+		}
+		if k > 0 && text[k-1] == ',' {
+			k--
+		}
+		reg.start = k
 	}
 	return reg, nil
 }

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -12,7 +13,7 @@ import (
 // the vendor text lacks go on a new first line (a new last line for includes
 // without a prefix). Lines it does not touch stay byte for byte, so a folded
 // block keeps its shape and the diff shows only what the policy asks.
-func applyOutput(vendor scalar, o policy.Output) scalar {
+func applyOutput(vendor scalar, o policy.Output) (scalar, error) {
 	s := vendor
 	s.lines = slices.Clone(vendor.lines)
 	if o.Replace != nil {
@@ -20,22 +21,23 @@ func applyOutput(vendor scalar, o policy.Output) scalar {
 		if s.literal {
 			s.lines = strings.Split(*o.Replace, "\n")
 		}
-		return s
+		return s, nil
 	}
 	if len(o.Exclude) > 0 {
 		var kept []string
 		for _, line := range s.lines {
-			fields := strings.Fields(line)
-			left := slices.DeleteFunc(slices.Clone(fields), func(f string) bool { return slices.Contains(o.Exclude, f) })
-			switch {
-			case len(left) == len(fields):
-				kept = append(kept, line)
-			case len(left) > 0:
-				lead := line[:len(line)-len(strings.TrimLeft(line, " "))]
-				kept = append(kept, lead+strings.Join(left, " "))
+			cut := line
+			for _, tok := range o.Exclude {
+				cut = dropToken(cut, tok)
+			}
+			if cut == line || strings.TrimSpace(cut) != "" {
+				kept = append(kept, cut)
 			}
 		}
 		s.lines = kept
+		if strings.TrimSpace(s.text()) == "" && o.Prefix == "" && len(o.Include) == 0 {
+			return s, fmt.Errorf("exclude removes every token of the output, and Falco needs an output text: keep a token, or give the whole text with replace")
+		}
 	}
 	text := s.text()
 	var missing []string
@@ -49,12 +51,12 @@ func applyOutput(vendor scalar, o policy.Output) scalar {
 		head = append([]string{o.Prefix}, missing...)
 	} else if len(missing) > 0 {
 		s.lines = appendLine(s, strings.Join(missing, " "))
-		return s
+		return s, nil
 	}
 	if len(head) > 0 {
 		s.lines = prependLine(s, strings.Join(head, " "))
 	}
-	return s
+	return s, nil
 }
 
 // prependLine adds a line before the others; where line breaks are part of
@@ -62,6 +64,9 @@ func applyOutput(vendor scalar, o policy.Output) scalar {
 func prependLine(s scalar, l string) []string {
 	if len(s.lines) == 0 {
 		return []string{l}
+	}
+	if s.folds(l) {
+		return []string{l + " " + s.text()}
 	}
 	if s.literal || !s.multiline() {
 		return append([]string{l + " " + s.lines[0]}, s.lines[1:]...)
@@ -73,6 +78,9 @@ func appendLine(s scalar, l string) []string {
 	if len(s.lines) == 0 {
 		return []string{l}
 	}
+	if s.folds(l) {
+		return []string{s.text() + " " + l}
+	}
 	if s.literal || !s.multiline() {
 		last := len(s.lines) - 1
 		return append(slices.Clone(s.lines[:last]), s.lines[last]+" "+l)
@@ -80,10 +88,49 @@ func appendLine(s scalar, l string) []string {
 	return append(s.lines, l)
 }
 
+// folds reports whether a new line l of a folded block would not read as
+// its text joined by a space (leading white space makes it a more-indented
+// line, whose line breaks stay; a line break is no line): the value then
+// becomes one line, which render writes in a style that holds it.
+func (s scalar) folds(l string) bool {
+	return s.header != "" && !s.literal && (strings.TrimLeft(l, " \t") != l || strings.Contains(l, "\n"))
+}
+
 // multiline reports whether the value is laid out over lines of its own
 // (a block, or plain text continued on further lines).
 func (s scalar) multiline() bool {
 	return s.header != "" || (s.style == 0 && len(s.lines) > 1)
+}
+
+// dropToken removes every occurrence of tok in line that hasToken would
+// find (bounded by spaces, the line's ends or the brackets Falco outputs
+// use), with one space beside it, so that `(user=%user.name rest` loses
+// `user=%user.name` as `x user=%user.name rest` does.
+func dropToken(line, tok string) string {
+	for i := 0; ; {
+		j := strings.Index(line[i:], tok)
+		if j < 0 {
+			return line
+		}
+		start, end := i+j, i+j+len(tok)
+		if !bounded(line, start, end) {
+			i = start + 1
+			continue
+		}
+		switch {
+		case end < len(line) && line[end] == ' ':
+			end++
+		case start > 0 && line[start-1] == ' ':
+			start--
+		}
+		line = line[:start] + line[end:]
+		i = start
+	}
+}
+
+func bounded(text string, start, end int) bool {
+	return (start == 0 || strings.ContainsRune(" \t(,", rune(text[start-1]))) &&
+		(end == len(text) || strings.ContainsRune(" \t),", rune(text[end])))
 }
 
 // hasToken reports whether tok appears in text as a whole word: bounded by
@@ -94,11 +141,10 @@ func hasToken(text, tok string) bool {
 		if j < 0 {
 			return false
 		}
-		start, end := i+j, i+j+len(tok)
-		if (start == 0 || strings.ContainsRune(" \t(,", rune(text[start-1]))) &&
-			(end == len(text) || strings.ContainsRune(" \t),", rune(text[end]))) {
+		if bounded(text, i+j, i+j+len(tok)) {
 			return true
 		}
+		start := i + j
 		i = start + 1
 	}
 }

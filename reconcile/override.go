@@ -46,7 +46,7 @@ func (p *Plan) planOverride(d policy.Desired, rf map[string]*rulesFile, defs map
 		for _, fc := range p.Files { // the vendor file as this plan leaves it
 			if fc.Path == df.file && fc.Action == Update {
 				data = fc.New
-				if c, err := cutFile(df.file, data); err == nil {
+				if c, err := readRules(df.file, data, p.cutNew[df.file]); err == nil {
 					if i, ok := c.lastDef(rf[df.file].items[df.item].name); ok {
 						it := c.items[i]
 						return string(data[it.start:it.end])
@@ -119,7 +119,11 @@ func overrideEntry(vendor string, r policy.Rule) (string, error) {
 		if err != nil || reg.absent {
 			return "", fmt.Errorf("the vendor's rule has no output to change")
 		}
-		put("output", applyOutput(readScalar(vendor[reg.start:reg.end], reg.node), *r.Output).text())
+		s, err := applyOutput(readValue(vendor[reg.start:reg.end], reg), *r.Output)
+		if err != nil {
+			return "", err
+		}
+		put("output", s.text())
 	}
 	if r.Priority != nil {
 		put("priority", *r.Priority)
@@ -141,8 +145,8 @@ func oneLine(v string) string {
 // redefinition copies the vendor's definition with the desired values
 // spliced in, the same edit in_place makes.
 func redefinition(vendor string, r policy.Rule, file string, line int) (string, error) {
-	vendor = trimTrailingComments(vendor)
-	next, vspans, nspans, want, _, err := desiredItem(vendor, r)
+	vendor = dedent(trimTrailingComments(vendor))
+	next, vspans, nspans, want, _, err := desiredItem(vendor, nil, r)
 	if err != nil {
 		return "", err
 	}
@@ -150,6 +154,22 @@ func redefinition(vendor string, r policy.Rule, file string, line int) (string, 
 		return "", err
 	}
 	return fmt.Sprintf("# copied from %s:%d\n%s", file, line, next), nil
+}
+
+// dedent moves an entry of an indented list to column 0, the column of
+// every other entry of the file rulekeeper writes: every line loses up to
+// the dash's indentation (a block's lines, indented further, keep the rest).
+func dedent(s string) string {
+	col := len(s) - len(strings.TrimLeft(s, " "))
+	if col == 0 {
+		return s
+	}
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		n := min(col, len(l)-len(strings.TrimLeft(l, " ")))
+		lines[i] = l[n:]
+	}
+	return strings.Join(lines, "")
 }
 
 // trimTrailingComments drops the blank and comment lines an item carries

@@ -77,6 +77,9 @@ type Plan struct {
 	stages  map[string]string // where each file's temporary file goes (host paths)
 
 	folderCheck func(dir string) string // see rulesFolders
+	// cutNew tells, for each file the plan edits in place, whether the quick
+	// cut holds for its new bytes.
+	cutNew map[string]bool
 	// config is the node's falco.yaml (a node path), which `falco -V` must
 	// read: Falco refuses -V without a config, and loads plugins from it.
 	config string
@@ -111,7 +114,7 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{opts: o, prev: st, FalcoVersion: o.FalcoVersion, cur: map[string][]byte{}}
+	p := &Plan{opts: o, prev: st, FalcoVersion: o.FalcoVersion, cur: map[string][]byte{}, cutNew: map[string]bool{}}
 	if p.FalcoVersion == "" {
 		p.FalcoVersion = d.Falco.Version
 	}
@@ -168,11 +171,22 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	if err := st.settle(o.Root, o.StatePath(), p.cur); err != nil {
 		return nil, err
 	}
-	rf, err := loadRulesFiles(vendor, p.cur)
+	hashOf := func(f string) string {
+		h, ok := hashes[f]
+		if !ok {
+			h = sum(p.cur[f])
+			hashes[f] = h
+		}
+		return h
+	}
+	rf, err := loadRulesFiles(vendor, p.cur, func(f string) bool {
+		h := hashOf(f)
+		return vendorCut[h] || st.Parsed[f] == h
+	})
 	if err != nil {
 		return nil, err
 	}
-	defs, err := findRules(d.Rules, rf, vendor, missing)
+	defs, err := findRules(d.Rules, rf, vendor, missing, p.Strategy == policy.InPlace)
 	if err != nil {
 		return nil, err
 	}
@@ -209,6 +223,16 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	for _, f := range p.order {
 		if _, ok := hashes[f]; !ok {
 			hashes[f] = sum(p.cur[f])
+		}
+	}
+	next.Parsed = map[string]string{}
+	for _, f := range vendor {
+		simple, changed := p.cutNew[f]
+		if !changed {
+			simple = rf[f].simple
+		}
+		if simple {
+			next.Parsed[f] = hashes[f]
 		}
 	}
 	next.Inputs = inputsHash(d, p.Strategy, p.FalcoVersion, p.order, hashes)

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -18,6 +19,28 @@ type scalar struct {
 	// literal is true when line breaks are part of the value (`|`); for every
 	// other style a line break reads as a space.
 	literal bool
+	eol     string // the file's line break: "\n", or "\r\n" in a CRLF file
+	keyCol  int    // the column of the value's key: block lines go further right
+	// flow is set for a value inside a flow mapping, where only a quoted
+	// scalar is safe.
+	flow bool
+}
+
+// readValue is a located value as lines.
+func readValue(raw string, reg region) scalar {
+	if reg.flow {
+		return scalar{style: reg.node.Style, lines: []string{reg.node.Value}, eol: "\n", keyCol: reg.keyCol, flow: true}
+	}
+	eol := "\n"
+	if strings.Contains(raw, "\r\n") {
+		eol, raw = "\r\n", strings.ReplaceAll(raw, "\r\n", "\n")
+	}
+	s := readScalar(raw, reg.node)
+	s.eol, s.keyCol = eol, reg.keyCol
+	if s.header != "" && len(s.indent) <= reg.keyCol {
+		s.indent = strings.Repeat(" ", reg.keyCol+2)
+	}
+	return s
 }
 
 // readScalar turns a located value into lines. Layouts it cannot keep (blank
@@ -104,12 +127,43 @@ func (s scalar) text() string {
 
 func indented(l string) bool { return strings.HasPrefix(l, " ") }
 
-// render writes the lines back in the value's style. A plain value that
-// cannot stay plain (it would read back as something else) is double-quoted.
+// render writes the lines back in the value's style. A value the style
+// cannot hold (a line break or leading spaces in a block, a plain value that
+// would read back as something else, anything inside a flow mapping) is
+// written double-quoted on one line, the style that holds any text.
 func (s scalar) render() string {
+	if s.flow {
+		return doubleQuote(s.text())
+	}
+	r := s.styled()
+	if !s.holds(r) {
+		return doubleQuote(s.text())
+	}
+	return r
+}
+
+// holds reports whether r, written after the value's key, reads back as the
+// value's text.
+func (s scalar) holds(r string) bool {
+	var got map[string]any
+	if err := yaml.Unmarshal([]byte(strings.Repeat(" ", s.keyCol)+"k: "+r), &got); err != nil {
+		return false
+	}
+	v, ok := got["k"].(string)
+	if s.header != "" {
+		return ok && strings.TrimRight(v, "\n") == strings.TrimRight(s.text(), "\n")
+	}
+	return ok && v == s.text()
+}
+
+func (s scalar) styled() string {
+	eol := s.eol
+	if eol == "" {
+		eol = "\n"
+	}
 	switch {
 	case s.style&(yaml.FoldedStyle|yaml.LiteralStyle) != 0:
-		return s.header + "\n" + s.indent + strings.Join(s.lines, "\n"+s.indent)
+		return s.header + eol + s.indent + strings.Join(s.lines, eol+s.indent)
 	case s.style&yaml.DoubleQuotedStyle != 0:
 		return doubleQuote(s.text())
 	case s.style&yaml.SingleQuotedStyle != 0:
@@ -119,7 +173,7 @@ func (s scalar) render() string {
 		return doubleQuote(s.text())
 	}
 	if len(s.lines) > 1 {
-		return strings.Join(s.lines, "\n"+s.indent)
+		return strings.Join(s.lines, eol+s.indent)
 	}
 	return s.text()
 }
@@ -152,8 +206,11 @@ func doubleQuote(v string) string {
 			b.WriteString(`\n`)
 		case r == '\t':
 			b.WriteString(`\t`)
-		case r < 0x20 || r == 0x7f:
+		case r < 0x20 || (r >= 0x7f && r <= 0x9f):
 			fmt.Fprintf(&b, `\x%02x`, r)
+		case r == 0x2028 || r == 0x2029 || r == 0xfeff || r == 0xfffe || r == 0xffff || r == utf8.RuneError:
+			// line and paragraph separators are line breaks to YAML 1.1
+			fmt.Fprintf(&b, `\u%04x`, r)
 		default:
 			b.WriteRune(r)
 		}

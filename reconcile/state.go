@@ -34,6 +34,10 @@ type State struct {
 	// Pending is what the state said before the last pass that changed
 	// files, for each file it changed (see settle).
 	Pending map[string]*Pending `json:"pending,omitempty"`
+	// Parsed maps each rules file to the SHA-256 of the bytes a full parse
+	// (or a checked edit of such bytes) vouched for: a later pass that finds
+	// the same bytes cuts the file at its `- ` lines instead of parsing it.
+	Parsed map[string]string `json:"parsed,omitempty"`
 }
 
 // FileState is rulekeeper's record of one file it manages.
@@ -75,11 +79,18 @@ func LoadState(dir string) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading state: %w", err)
 	}
+	corrupt := func(err error) error {
+		return fmt.Errorf("%s: %w (move it away to start afresh: rulekeeper then takes the files as they are for the vendor's)", filepath.Join(dir, stateFile), err)
+	}
+	// rulekeeper always writes an object with a "files" object, empty or
+	// not: anything else (`null`, `{}`, a list) has lost the vendor's
+	// originals, and taking it for an empty state would forget them for good.
+	st.Files = nil
 	if err := json.Unmarshal(data, st); err != nil {
-		return nil, fmt.Errorf("%s: %w (move it away to start afresh: rulekeeper then takes the files as they are for the vendor's)", filepath.Join(dir, stateFile), err)
+		return nil, corrupt(err)
 	}
 	if st.Files == nil {
-		st.Files = map[string]*FileState{}
+		return nil, corrupt(errors.New(`not a rulekeeper state: no "files" object`))
 	}
 	return st, nil
 }

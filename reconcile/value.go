@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -74,13 +75,15 @@ func isParserProblem(msg string) bool {
 
 var yamlLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^line (\d+): `) })
 
+var innerLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`line (\d+): `) })
+
 // itemError speaks of a file's line where err, from parsing one cut item,
-// counts lines from the item's first line.
+// counts lines from the item's first line ("line N: " anywhere in it).
 func itemError(file string, it item, err error) error {
 	msg, line := err.Error(), it.line
-	if m := yamlLine().FindStringSubmatch(msg); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		line, msg = it.line+n-1, msg[len(m[0]):]
+	if loc := innerLine().FindStringSubmatchIndex(msg); loc != nil {
+		n, _ := strconv.Atoi(msg[loc[2]:loc[3]])
+		line, msg = it.line+n-1, msg[:loc[0]]+msg[loc[1]:]
 	}
 	if it.kind != "" {
 		return fmt.Errorf("%s:%d: %s %q: %s", file, line, it.kind, it.name, msg)
@@ -90,12 +93,16 @@ func itemError(file string, it item, err error) error {
 
 // region is the byte range of one key's value inside an item, as it stands in
 // the file: from the first byte of the value (the `>` of a folded block, the
-// quote of a quoted scalar) to the end of its last line, newline excluded.
+// quote of a quoted scalar; after any anchor or tag) to the end of its last
+// line, newline excluded.
 type region struct {
 	start, end int // offsets relative to the item
 	keyCol     int // 0-based column of the key, the indentation new keys get
 	node       *yaml.Node
 	absent     bool // the key is not there; start==end is where it would go
+	// flow is set inside a flow mapping (`{rule: X, output: ...}`), where
+	// only a quoted scalar can hold any text.
+	flow bool
 }
 
 // locate finds the value of key in an item. An absent key gets the position
@@ -103,27 +110,67 @@ type region struct {
 func locate(text []byte, m *yaml.Node, key string) (region, error) {
 	starts := lineStarts(text)
 	keyCol := m.Content[0].Column - 1
+	flow := m.Style&yaml.FlowStyle != 0
 	idx := -1
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if m.Content[i].Value == key {
+			if idx >= 0 { // Falco reads the first, a YAML library may read the last
+				return region{}, fmt.Errorf("line %d: the key %s appears twice in the entry (also at line %d); remove one", m.Content[i].Line, key, m.Content[idx].Line)
+			}
 			idx = i
 		}
 	}
 	if idx < 0 {
+		if flow {
+			end, err := flowClose(text, nodeOffset(text, starts, m))
+			return region{start: end, end: end, keyCol: keyCol, absent: true, flow: true}, err
+		}
 		end := valueEnd(text, starts, len(m.Content)-2, m, keyCol)
 		return region{start: end, end: end, keyCol: keyCol, absent: true}, nil
 	}
 	v := m.Content[idx+1]
+	if v.Kind == yaml.AliasNode {
+		return region{}, fmt.Errorf("line %d: the %s is the YAML alias *%s of another value: rulekeeper does not edit through an alias (the edit would change every use of the anchor); write the text out in this rule", v.Line, key, v.Value)
+	}
 	if v.Kind != yaml.ScalarNode {
 		return region{}, fmt.Errorf("the %s is not a plain value (YAML %s)", key, kindName(v.Kind))
 	}
-	start := starts[v.Line-1] + v.Column - 1
+	start := skipProps(text, nodeOffset(text, starts, v))
+	if flow {
+		end, err := flowScalarEnd(text, start, v)
+		return region{start: start, end: end, keyCol: keyCol, node: v, flow: true}, err
+	}
 	end := valueEnd(text, starts, idx, m, keyCol)
 	if v.Style&(yaml.LiteralStyle|yaml.FoldedStyle) == 0 && !strings.Contains(string(text[start:end]), "\n") {
 		// A one-line scalar may carry a comment after it: keep the comment.
 		end = start + scalarLen(text[start:end], v.Style)
 	}
 	return region{start: start, end: end, keyCol: keyCol, node: v}, nil
+}
+
+// nodeOffset is the byte offset of a node: the parser counts columns in
+// characters, and a line may hold multi-byte ones before the node.
+func nodeOffset(text []byte, starts []int, n *yaml.Node) int {
+	off := starts[n.Line-1]
+	for c := 1; c < n.Column && off < len(text); c++ {
+		_, w := utf8.DecodeRune(text[off:])
+		off += w
+	}
+	return off
+}
+
+// skipProps moves past a node's anchor (`&x`) and tag (`!!str`), which stay
+// as they are when the value changes.
+func skipProps(text []byte, at int) int {
+	for at < len(text) && (text[at] == '&' || text[at] == '!') {
+		for at < len(text) && !strings.ContainsRune(" \t\r\n", rune(text[at])) {
+			at++
+		}
+		for at < len(text) && (text[at] == ' ' || text[at] == '\t') {
+			at++
+		}
+	}
+	return at
 }
 
 // valueEnd is the end of the value of the key at m.Content[idx]: the end of

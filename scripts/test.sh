@@ -47,6 +47,9 @@ fi
 # the stand-in falco.
 go test -count=1 -skip '^TestLab' $(go list ./... | grep -v '/agent/initsys$')
 go test -count=1 -skip '^TestLab' ./agent/initsys/
+# Each fuzz target a few seconds beyond its seed corpus (longer:
+# FUZZTIME=10m bash scripts/fuzz.sh).
+FUZZTIME=5s bash scripts/fuzz.sh
 
 # A real systemd booted with systemd-nspawn, and a SysV machine (Debian's
 # real `service`) as a one-shot container on the same root.

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs each Go fuzz target for FUZZTIME (default 10s): policy decoding, the
+# rules-file cut + splice + check, and the falco.yaml reader. The seed corpora
+# are under each package's testdata/fuzz/; a failure writes its input there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+t=${FUZZTIME:-10s}
+# Interesting inputs are minimised for at most 2 s: minimising a 64 KB
+# falco.yaml seed for the default minute stalls a short run.
+for target in ./policy/:FuzzDecode ./reconcile/:FuzzSplice ./reconcile/:FuzzRulesList; do
+  pkg=${target%%:*} name=${target##*:}
+  echo "== $name ($pkg, $t)"
+  go test -run '^$' -fuzz "^$name\$" -fuzztime "$t" -fuzzminimizetime 2s "$pkg"
+done
