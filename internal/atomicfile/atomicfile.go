@@ -35,8 +35,8 @@ func WriteMkdir(path string, data []byte, mode, dirMode fs.FileMode) error {
 // link(2) for a new one, so that the name appears complete and watchers see
 // it created (Falco 0.32.1 restarts on IN_CREATE in a rules folder, not on a
 // file moved in). The directory is synced last. An existing file keeps its
-// mode and owner; a new one gets mode. The temporary file is flocked while
-// it is written, so that Sweep never takes one that is being written.
+// mode and owner; a new one gets mode. The temporary file is flocked until
+// it is gone, so that Sweep never takes one that is being written.
 func WriteStaged(path, stage string, data []byte, mode fs.FileMode) error {
 	uid, gid := -1, -1
 	exists := false
@@ -62,7 +62,16 @@ func WriteStaged(path, stage string, data []byte, mode fs.FileMode) error {
 			os.Remove(tmp.Name())
 		}
 	}()
-	if err := unix.Flock(int(tmp.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	// The lock is held through a read-only descriptor, closed last: the
+	// write descriptor closes before the file takes its name (a close after
+	// would tell watchers of the target's folder of one more write), and
+	// Sweep must not take the file in between.
+	lk, err := os.Open(tmp.Name())
+	if err != nil {
+		return err
+	}
+	defer lk.Close()
+	if err := unix.Flock(int(lk.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		return fmt.Errorf("locking %s: %w", tmp.Name(), err)
 	}
 	if _, err := tmp.Write(data); err != nil {
@@ -79,8 +88,6 @@ func WriteStaged(path, stage string, data []byte, mode fs.FileMode) error {
 	if err := tmp.Sync(); err != nil {
 		return err
 	}
-	// Closed (and unlocked) before it takes the name: a close after would
-	// tell watchers of the target's folder of one more write.
 	open = false
 	if err := tmp.Close(); err != nil {
 		return err
