@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/rulekeeper/rulekeeper/internal/noderoot"
 )
 
 var syscallEROFS = syscall.EROFS
@@ -53,7 +55,7 @@ func falcoValidate(p *Plan) error {
 	// create a config file"), and from 0.41 the container fields exist only
 	// through the plugin it loads. Where the node has none, Falco says so.
 	var args []string
-	if conf := hostPath(p.opts.Root, p.config); p.config != "" && fileExists(conf) {
+	if conf, err := noderoot.Host(p.opts.Root, p.config); p.config != "" && err == nil && fileExists(conf) {
 		args = append(args, "-c", conf)
 	}
 	names := map[string]string{}

@@ -222,7 +222,7 @@ func (d *Daemon) converged(ctx context.Context, out *agent.Outcome, applied bool
 		for _, f := range files {
 			b, ok := now[f]
 			if !ok {
-				b, _ = os.ReadFile(hostPath(d.root, f))
+				b, _ = reconcile.ReadRulesFile(d.root, f)
 			}
 			next[f] = b
 		}
@@ -273,7 +273,7 @@ func (d *Daemon) snapshot(files []string) map[string][]byte {
 		if _, ok := now[f]; ok {
 			return
 		}
-		b, err := os.ReadFile(hostPath(d.root, f))
+		b, err := reconcile.ReadRulesFile(d.root, f)
 		if err != nil {
 			b = nil
 		} else if b == nil {
