@@ -69,6 +69,9 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		writeJSON(stdout, planJSON(out.Plan, out.Result, out.Reload))
 	} else {
 		printPlan(stdout, stderr, out.Plan, falco)
+		if out.Result != nil && len(out.Result.Swept) > 0 {
+			fmt.Fprintln(stderr, "Note: removed the temporary files an interrupted pass had left:", strings.Join(out.Result.Swept, ", "))
+		}
 		if !out.Plan.Empty() {
 			fmt.Fprintf(stdout, "Applied: %d file(s) changed.\n", len(out.Plan.Files))
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 )
 
 // Exit codes, as `terraform plan -detailed-exitcode`.
@@ -35,7 +36,15 @@ var commands = map[string]command{
 	"version":  {runVersion, "version            print the version"},
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdout, stderr io.Writer) (code int) {
+	// A panic exits 2, which plan and apply --detailed-exitcode use for
+	// "changes": a failure must never read as that.
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "Error: internal error: %v\n%s", r, debug.Stack())
+			code = exitError
+		}
+	}()
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
 		if len(args) == 0 {

@@ -19,12 +19,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rulekeeper/rulekeeper/agent/initsys"
+	"github.com/rulekeeper/rulekeeper/internal/testkit/falcoservice"
 	"github.com/rulekeeper/rulekeeper/internal/testkit/gitserve"
 )
 
 // The TestLab* tests run the rulekeeper binary for real inside the lab's booted systemd
-// (packaging/lab/systemd-lab.sh): the container's /etc/falco is the node's, and the stand-in
-// Falco runs as falco.service with Falco 0.32's unit. The policy is the exam's.
+// (packaging/lab/systemd-lab.sh): the container's /etc/falco is the node's, and a real Falco
+// (0.32.1 with its noevents plugin, or 0.40.0 with no driver) runs as falco.service. The policy
+// is the exam's.
 
 const (
 	labUnitFile = "/etc/systemd/system/falco.service"
@@ -41,14 +43,14 @@ type labNode struct {
 	t        *testing.T
 	repo     string
 	rk       string // the rulekeeper binary
-	standin  string // the stand-in falco binary
+	falco    falcoservice.Node
 	stateDir string
-	port     int // the stand-in's web server (the container shares the host's network)
 }
 
 type labSetup struct {
-	watch      bool // watch_config_files as falco.yaml says
-	execReload bool // the unit of Falco 0.36+ (ExecReload=kill -1), else 0.32's (restart only)
+	version    string // the real Falco that runs
+	watch      bool   // watch_config_files as falco.yaml says
+	execReload bool   // the unit of Falco 0.36+ (ExecReload=kill -1), else 0.32's (restart only)
 }
 
 // labNeed fails (never skips) outside the lab.
@@ -96,8 +98,8 @@ func labLock(t *testing.T) {
 	t.Cleanup(func() { f.Close() })
 }
 
-// newLabNode puts the exam's Falco 0.32.1 files in /etc/falco and runs the stand-in as
-// falco.service; both go when the test ends.
+// newLabNode installs the real Falco of s.version with its files in /etc/falco and runs it as
+// falco.service; all of it goes when the test ends.
 func newLabNode(t *testing.T, s labSetup) *labNode {
 	t.Helper()
 	labNeed(t)
@@ -105,35 +107,12 @@ func newLabNode(t *testing.T, s labSetup) *labNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &labNode{t: t, repo: repo, rk: labBinary(t, repo), standin: os.Getenv("RULEKEEPER_FALCO_STANDIN"),
-		stateDir: t.TempDir(), port: gitserve.FreePort(t)}
-	if n.standin == "" {
-		t.Fatal("RULEKEEPER_FALCO_STANDIN is not set: run through packaging/lab/systemd-lab.sh exec, which builds the stand-in")
-	}
+	n := &labNode{t: t, repo: repo, rk: labBinary(t, repo), stateDir: t.TempDir()}
 	labLock(t)
 	labRemoveFalco() // what a test killed half-way left
 	t.Cleanup(labRemoveFalco)
-
-	if err := os.CopyFS(labFalcoDir, os.DirFS(filepath.Join(repo, "examples/cks-terminal-shell/node/etc/falco"))); err != nil {
-		t.Fatal(err)
-	}
-	conf, err := os.ReadFile(filepath.Join(labFalcoDir, "falco.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := labReplace(t, string(conf), "watch_config_files: true", fmt.Sprintf("watch_config_files: %t", s.watch))
-	text = labReplace(t, text, "listen_port: 8765", fmt.Sprintf("listen_port: %d", n.port))
-	if err := os.WriteFile(filepath.Join(labFalcoDir, "falco.yaml"), []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	// Falco 0.32's unit: no -c (the default /etc/falco/falco.yaml), a pid file 0.32.1 never writes.
-	unit := fmt.Sprintf("[Unit]\nDescription=Falco stand-in\n[Service]\nType=simple\n"+
-		"ExecStart=%s --pidfile=/var/run/falco.pid\nEnvironment=FALCO_STANDIN_VERSION=0.32.1\n", n.standin)
-	if s.execReload {
-		unit += "ExecReload=/bin/kill -1 $MAINPID\n"
-	}
-	if err := os.WriteFile(labUnitFile, []byte(unit), 0o644); err != nil {
+	n.falco = falcoservice.Install(t, falcoservice.Setup{Version: s.version, Watch: s.watch, Port: gitserve.FreePort(t)})
+	if err := os.WriteFile(labUnitFile, []byte(n.falco.Unit(s.execReload)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	labSystemctl(t, "daemon-reload")
@@ -148,16 +127,7 @@ func labRemoveFalco() {
 	exec.Command("systemctl", "reset-failed", "falco.service").Run()
 	os.Remove(labUnitFile)
 	exec.Command("systemctl", "daemon-reload").Run()
-	os.RemoveAll(labFalcoDir)
-	os.Remove("/var/run/falco.pid")
-}
-
-func labReplace(t *testing.T, s, old, new string) string {
-	t.Helper()
-	if strings.Count(s, old) != 1 {
-		t.Fatalf("want exactly one %q in the example's falco.yaml", old)
-	}
-	return strings.Replace(s, old, new, 1)
+	falcoservice.Remove()
 }
 
 func labSystemctl(t *testing.T, args ...string) {
@@ -167,19 +137,19 @@ func labSystemctl(t *testing.T, args ...string) {
 	}
 }
 
-// waitHealthy waits until the stand-in has loaded its files and answers /healthz.
+// waitHealthy waits until Falco has loaded its files and answers /healthz.
 func (n *labNode) waitHealthy() {
 	n.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", n.port)); err == nil {
+		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", n.falco.Port)); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return
 			}
 		}
 		if time.Now().After(deadline) {
-			n.t.Fatalf("falco.service not healthy within 10 s:\n%s", labJournalText(n.t, time.Now().Add(-time.Minute)))
+			n.t.Fatalf("falco.service not healthy within 20 s:\n%s", labJournalText(n.t, time.Now().Add(-time.Minute)))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -191,7 +161,6 @@ func (n *labNode) apply(args ...string) (code int, stdout, stderr string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, n.rk, append([]string{"apply", "--state-dir", n.stateDir}, args...)...)
-	cmd.Env = append(os.Environ(), "FALCO_STANDIN_VERSION=0.32.1")
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -234,7 +203,7 @@ func labUnit(t *testing.T) labUnitState {
 	return s
 }
 
-// running checks that falco.service runs the stand-in and answers /healthz.
+// running checks that falco.service runs falco and answers /healthz.
 func (n *labNode) running(what string) labUnitState {
 	n.t.Helper()
 	s := labUnit(n.t)
@@ -265,23 +234,39 @@ func labJournalText(t *testing.T, since time.Time) string {
 	return b.String()
 }
 
-// labLoaded returns the time of the last `Loading rules from file path` logged since, and fails
-// when a load error follows it.
+// labLoaded returns the time Falco last loaded path (0.32.1: `Loading rules from file PATH:`;
+// 0.40: `   PATH | schema validation: ok` under `Loading rules from:`) since, and fails when an error
+// or a refused restart follows it.
 func labLoaded(t *testing.T, since time.Time, path string) time.Time {
 	t.Helper()
 	var at time.Time
 	for _, l := range labJournal(t, since) {
 		switch {
-		case strings.Contains(l.Text, "Loading rules from file "+path):
+		case strings.Contains(l.Text, "Loading rules from file "+path) || strings.Contains(l.Text, path+" | schema validation: ok"):
 			at = l.At
-		case !at.IsZero() && strings.Contains(l.Text, "Error"):
+		case !at.IsZero() && (strings.Contains(l.Text, "Error") || strings.Contains(l.Text, "hot restart failure")):
 			t.Fatalf("falco logged an error after loading %s:\n%s", path, labJournalText(t, since))
 		}
 	}
 	if at.IsZero() {
-		t.Fatalf("falco did not log `Loading rules from file %s`:\n%s", path, labJournalText(t, since))
+		t.Fatalf("falco did not log a load of %s:\n%s", path, labJournalText(t, since))
 	}
 	return at
+}
+
+// labRestarts counts Falco's restarts in its journal lines: in process (`SIGHUP received,
+// restarting`, on a signal or its own file watch) and by systemd (a new main process). Each line
+// counts once although Falco logs it to stderr and syslog alike (UnitLog drops the copy).
+func labRestarts(ls []initsys.LogLine) (inProcess, started int) {
+	for _, l := range ls {
+		switch {
+		case strings.Contains(l.Text, "SIGHUP received, restarting"):
+			inProcess++
+		case strings.HasPrefix(l.Text, "Started falco.service") || strings.HasPrefix(l.Text, "Started Falco"):
+			started++
+		}
+	}
+	return inProcess, started
 }
 
 func labCount(ls []initsys.LogLine, text string) int {
@@ -327,17 +312,19 @@ func labSameFiles(t *testing.T, what string, want map[string]string) {
 	}
 }
 
-// After a pass that changed the rules, Falco runs with them, through the method the node offers;
-// after a pass that changed nothing, Falco is not touched.
+// After a pass that changed the rules, Falco runs with them, through the method the node offers,
+// at the cost of exactly one restart; after a pass that changed nothing, Falco is not touched.
 func TestLabApplyReloadsSystemd(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		setup  labSetup
 		method string
 	}{
-		{"restart", labSetup{}, "systemd"},                // Falco 0.32's unit: RestartUnit
-		{"reload", labSetup{execReload: true}, "systemd"}, // Falco 0.36+'s unit: ReloadUnit, a SIGHUP
-		{"watch", labSetup{watch: true}, "watch"},         // Falco restarts itself on the write
+		{"0.32.1-restart", labSetup{version: "0.32.1"}, "systemd"},                  // Falco 0.32's unit: RestartUnit
+		{"0.32.1-watch", labSetup{version: "0.32.1", watch: true}, "watch"},         // Falco restarts itself on the write
+		{"0.40.0-reload", labSetup{version: "0.40.0", execReload: true}, "systemd"}, // Falco 0.36+'s unit: ReloadUnit, a SIGHUP
+		{"0.40.0-restart", labSetup{version: "0.40.0"}, "systemd"},
+		{"0.40.0-watch", labSetup{version: "0.40.0", watch: true, execReload: true}, "watch"}, // its default config
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			n := newLabNode(t, c.setup)
@@ -345,13 +332,17 @@ func TestLabApplyReloadsSystemd(t *testing.T) {
 			before := n.running("before apply")
 			start := time.Now()
 
-			code, out, errs := n.apply("--policy", exam, "--falco", n.standin)
-			t.Logf("first apply took %s", time.Since(start).Round(time.Millisecond))
+			code, out, errs := n.apply("--policy", exam, "--falco", n.falco.Bin)
+			took := time.Since(start)
+			t.Logf("first apply took %s", took.Round(time.Millisecond))
 			if code != 0 {
 				t.Fatalf("apply exit %d, want 0:\n%s\n%s\njournal:\n%s", code, out, errs, labJournalText(t, start))
 			}
 			if want := fmt.Sprintf("Falco reloaded (%s) and running with the new files.", c.method); !strings.Contains(out, want) {
 				t.Fatalf("apply output lacks %q:\n%s\n%s", want, out, errs)
+			}
+			if took > 10*time.Second {
+				t.Errorf("apply took %s: a healthy Falco is verified within seconds", took)
 			}
 			rules, err := os.ReadFile(labRules)
 			if err != nil || !strings.Contains(string(rules), labNewShell) {
@@ -366,27 +357,27 @@ func TestLabApplyReloadsSystemd(t *testing.T) {
 			}
 			after := n.running("after apply")
 			j := labJournal(t, start)
+			hup, started := labRestarts(j)
 			switch c.name {
-			case "restart":
-				if after.MainPID == before.MainPID || after.Invocation == before.Invocation {
-					t.Fatalf("want a restart: main pid %d → %d, invocation %s → %s", before.MainPID, after.MainPID, before.Invocation, after.Invocation)
+			case "0.32.1-restart", "0.40.0-restart":
+				if after.MainPID == before.MainPID || after.Invocation == before.Invocation || hup != 0 || started != 1 {
+					t.Fatalf("want one restart by systemd: main pid %d → %d, invocation %s → %s, %d SIGHUP restarts, %d starts:\n%s",
+						before.MainPID, after.MainPID, before.Invocation, after.Invocation, hup, started, labJournalText(t, start))
 				}
-			case "reload":
-				if after != before || labCount(j, "SIGHUP received") != 1 {
-					t.Fatalf("want one hot reload, same process (%+v → %+v):\n%s", before, after, labJournalText(t, start))
-				}
-			case "watch":
-				if after != before || labCount(j, "SIGHUP") != 0 || labCount(j, "falco_rules.yaml changed, restarting") == 0 {
-					t.Fatalf("want falco to restart itself on the write, no reload (%+v → %+v):\n%s", before, after, labJournalText(t, start))
+			default: // in process: by ReloadUnit's SIGHUP, or Falco's own watch
+				if after != before || hup != 1 || started != 0 {
+					t.Fatalf("want exactly one restart in process (%+v → %+v), got %d SIGHUP restarts and %d starts:\n%s",
+						before, after, hup, started, labJournalText(t, start))
 				}
 			}
 
 			// Converged: nothing to write, so nothing reloads Falco.
 			again := time.Now()
-			code, out, errs = n.apply("--policy", exam, "--falco", n.standin)
+			code, out, errs = n.apply("--policy", exam, "--falco", n.falco.Bin)
 			if code != 0 || !strings.Contains(out, "No changes") || strings.Contains(out, "Falco reloaded") {
 				t.Fatalf("second apply: exit %d, want 0, no changes and no reload:\n%s\n%s", code, out, errs)
 			}
+			time.Sleep(time.Second) // a restart Falco's watch would make shows by then
 			if now := n.running("after the second apply"); now != after {
 				t.Fatalf("the second apply touched falco.service: %+v → %+v", after, now)
 			}
@@ -397,10 +388,11 @@ func TestLabApplyReloadsSystemd(t *testing.T) {
 	}
 }
 
-// Falco does not come back with the new files: they are put back, Falco runs again with the old
-// ones, and the same change is refused from then on without touching Falco.
+// Falco 0.32.1 does not come back with the new files (it exits on a rules file it cannot load):
+// they are put back, Falco runs again with the old ones, and the same change is refused from then
+// on without touching Falco.
 func TestLabApplyRollsBack(t *testing.T) {
-	n := newLabNode(t, labSetup{})
+	n := newLabNode(t, labSetup{version: "0.32.1"})
 	// Says Falco 0.44.1 (override: entries) while the node runs 0.32.1, and --falco none leaves no
 	// `falco -V` to catch it before the write.
 	policyDir := filepath.Join(n.repo, "agent/testdata/lab/override-0.44.1")
@@ -417,7 +409,6 @@ func TestLabApplyRollsBack(t *testing.T) {
 		"the previous files were put back",
 		"last log lines (journalctl -u falco.service)",
 		"Could not load rules file " + labOverride,
-		// 0.32.1 passes over `override:`: the entry is a rule without condition.
 		"Rule must have properties 'condition', 'output', 'desc', and 'priority'",
 	} {
 		if !strings.Contains(errs, want) {
@@ -434,7 +425,7 @@ func TestLabApplyRollsBack(t *testing.T) {
 
 	// Falco did try the new file, failed on it, and runs again with the old files only.
 	j := labJournal(t, start)
-	if labCount(j, "Loading rules from file "+labOverride) == 0 || labCount(j, "Rule must have properties") == 0 {
+	if labCount(j, "Loading rules from file "+labOverride) == 0 || labCount(j, "Could not load rules file "+labOverride) == 0 {
 		t.Fatalf("falco never tried %s:\n%s", labOverride, labJournalText(t, start))
 	}
 	labSameFiles(t, "after the rollback", orig)
@@ -451,6 +442,9 @@ func TestLabApplyRollsBack(t *testing.T) {
 	after := n.running("after the rollback")
 	if after.Invocation == before.Invocation {
 		t.Fatalf("want falco.service started again (invocation %s unchanged)", after.Invocation)
+	}
+	if _, started := labRestarts(j); started != 2 {
+		t.Errorf("want two starts (the new files, then the old ones), got %d:\n%s", started, labJournalText(t, start))
 	}
 
 	b, err := os.ReadFile(filepath.Join(n.stateDir, "state.json"))
@@ -477,4 +471,47 @@ func TestLabApplyRollsBack(t *testing.T) {
 		t.Fatalf("falco logged after the refused apply:\n%s", labJournalText(t, again))
 	}
 	labSameFiles(t, "after the refused apply", orig)
+}
+
+// Falco 0.40.0 watching its files refuses an invalid change by itself ("hot restart failure")
+// and keeps running its previous rules: the verify notices, the previous files go back, and
+// Falco, never stopped, takes them with one restart of its own.
+func TestLabApplyRollsBackHotRestartFailure(t *testing.T) {
+	n := newLabNode(t, labSetup{version: "0.40.0", watch: true, execReload: true})
+	// %proc.aargs is in the newest Falco's fields, not in 0.40.0's; --falco none leaves no
+	// `falco -V` to catch it before the write.
+	policyDir := filepath.Join(n.repo, "agent/testdata/lab/aargs-0.44.1")
+	orig := labFiles(t)
+	before := n.running("before apply")
+	start := time.Now()
+
+	code, out, errs := n.apply("--policy", policyDir, "--falco", "none")
+	took := time.Since(start)
+	t.Logf("apply with rollback took %s", took.Round(time.Millisecond))
+	if code != 1 {
+		t.Fatalf("apply exit %d, want 1:\n%s\n%s\njournal:\n%s", code, out, errs, labJournalText(t, start))
+	}
+	for _, want := range []string{"the previous files were put back", "hot restart failure", "invalid formatting token proc.aargs"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("apply's error lacks %q", want)
+		}
+	}
+	if strings.Contains(errs, "not healthy with the previous files either") {
+		t.Errorf("the rollback was not verified")
+	}
+	if took > 15*time.Second {
+		t.Errorf("apply took %s: the refusal shows at once", took)
+	}
+	if t.Failed() {
+		t.Fatalf("stderr:\n%s\njournal:\n%s", errs, labJournalText(t, start))
+	}
+	t.Logf("apply said:\n%s", errs)
+	labSameFiles(t, "after the rollback", orig)
+	after := n.running("after the rollback")
+	j := labJournal(t, start)
+	hup, started := labRestarts(j)
+	if after != before || started != 0 || hup != 1 || labCount(j, "hot restart failure") != 1 {
+		t.Fatalf("want falco never stopped (%+v → %+v), one refused restart and one restart onto the old files; got %d SIGHUP restarts, %d starts:\n%s",
+			before, after, hup, started, labJournalText(t, start))
+	}
 }

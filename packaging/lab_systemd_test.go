@@ -7,27 +7,27 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rulekeeper/rulekeeper/agent/initsys"
+	"github.com/rulekeeper/rulekeeper/internal/testkit/falcoservice"
 )
 
-// falcoUnit runs the stand-in as falco.service on the exam's files, the way
-// Falco's package does.
-func falcoUnit(t *testing.T) {
+// falcoUnit runs the real Falco 0.40.0 as falco.service with its default
+// config (it watches its own files, metrics off), the unit of Falco 0.36+
+// (ExecReload=kill -1 $MAINPID): the node of a user's report.
+func falcoUnit(t *testing.T) falcoservice.Node {
 	t.Helper()
-	unit := fmt.Sprintf("[Unit]\nDescription=Falco (stand-in)\n[Service]\nType=simple\n"+
-		"ExecStart=%s -c /etc/falco/falco.yaml --pidfile=/var/run/falco.pid\n"+
-		"ExecReload=/bin/kill -HUP $MAINPID\nEnvironment=FALCO_STANDIN_VERSION=0.32.1\n",
-		os.Getenv("RULEKEEPER_FALCO_STANDIN"))
-	if err := os.WriteFile("/etc/systemd/system/falco.service", []byte(unit), 0o644); err != nil {
+	n := installFalco(t, "0.40.0")
+	if err := os.WriteFile("/etc/systemd/system/falco.service", []byte(n.Unit(true)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now()
 	run(t, "systemctl", "daemon-reload")
 	run(t, "systemctl", "restart", "falco.service")
-	eventually(t, 10*time.Second, "falco.service loads its rules", func() string {
-		if j := falcoJournal(); !strings.Contains(j, "Loading rules from file") {
-			return "no load in its journal yet:\n" + j
-		}
-		return ""
+	eventually(t, 20*time.Second, "falco.service loads its rules", func() string {
+		return rulesLoaded(falcoJournal(t, start))
 	})
+	return n
 }
 
 func undoFalcoUnit() {
@@ -35,11 +35,17 @@ func undoFalcoUnit() {
 	os.Remove("/etc/systemd/system/falco.service")
 	exec.Command("systemctl", "daemon-reload").Run()
 	exec.Command("systemctl", "reset-failed", "falco.service", "rulekeeper.service").Run()
+	falcoservice.Remove()
 }
 
-func falcoJournal() string {
-	out, _ := exec.Command("journalctl", "-u", "falco.service", "-o", "cat", "--no-pager").CombinedOutput()
-	return string(out)
+// falcoJournal is what falco.service logged since, each line once.
+func falcoJournal(t *testing.T, since time.Time) []initsys.LogLine {
+	t.Helper()
+	ls, err := initsys.UnitLog(t.Context(), "falco.service", since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ls
 }
 
 func agentJournal() string {
@@ -59,10 +65,13 @@ func TestLabSystemdInstall(t *testing.T) {
 	need(t, "dpkg", "dpkg")
 	old, new := labDebs(t)
 	cleanNode(t, undoFalcoUnit)
-	falcoFiles(t)
 	falcoUnit(t)
+	vendor, err := os.ReadFile("/etc/falco/falco_rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	policyRepo(t, labPolicyDir)
-	url := serveGit(t, labPolicyDir+"/.git")
+	url := serveGit(t, labPolicyDir)
 
 	// A first install without a policy source enables the unit and says
 	// what to do, rather than start an agent that can only fail.
@@ -84,7 +93,6 @@ func TestLabSystemdInstall(t *testing.T) {
 
 	// The operator's one file, then the agent converges the node.
 	writeConfig(t, labAgentConfig(url))
-	loadsBefore := rulesLoads(falcoJournal)
 	start := time.Now()
 	run(t, "systemctl", "restart", "rulekeeper.service")
 	eventually(t, 30*time.Second, "the agent applies the exam's policy", func() string {
@@ -98,7 +106,12 @@ func TestLabSystemdInstall(t *testing.T) {
 	})
 	t.Logf("converged %.1f s after the start", time.Since(start).Seconds())
 	waitApplied(t, start)
-	waitRulesReloaded(t, falcoJournal, loadsBefore)
+	if why := rulesLoaded(falcoJournal(t, start)); why != "" {
+		t.Fatalf("after the agent's pass: %s", why)
+	}
+	// Polls that find the same commit change nothing and leave Falco alone.
+	time.Sleep(5 * time.Second)
+	exactlyOneRestart(t, "the agent's first pass and the polls after it", falcoJournal(t, start))
 	// The hardening, rated by the systemd that runs the unit.
 	sec, _ := runCode(t, "systemd-analyze", "security", "--no-pager", "rulekeeper.service")
 	got := exposure(t, sec)
@@ -110,10 +123,6 @@ func TestLabSystemdInstall(t *testing.T) {
 	// Drift: the vendor's file put back by hand, and the agent applies the
 	// policy again.
 	drifted := time.Now()
-	vendor, err := os.ReadFile("../examples/cks-terminal-shell/node/etc/falco/falco_rules.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Replaced whole, as a package manager or an editor does.
 	os.WriteFile("/etc/falco/.falco_rules.yaml.new", vendor, 0o644)
 	os.Rename("/etc/falco/.falco_rules.yaml.new", "/etc/falco/falco_rules.yaml")
@@ -122,6 +131,16 @@ func TestLabSystemdInstall(t *testing.T) {
 	}
 	eventually(t, 20*time.Second, "the agent undoes a hand edit", examApplied)
 	waitApplied(t, drifted)
+	time.Sleep(3 * time.Second)
+	// The hand edit restarts Falco (its own watch), and the agent's repair
+	// once more, unless it lands before Falco's restart, which then takes
+	// both; never more, and never a restart by systemd.
+	if hup, started := falcoRestarts(falcoJournal(t, drifted)); hup < 1 || hup > 2 || started != 0 {
+		t.Errorf("after the hand edit and its repair: want one or two restarts in process, got %d and %d starts", hup, started)
+	}
+	if why := rulesLoaded(falcoJournal(t, drifted)); why != "" {
+		t.Errorf("after the repair: %s", why)
+	}
 
 	// Upgrade: the edited agent.hcl stays, the agent restarts on the new binary.
 	cfg, _ := os.ReadFile("/etc/rulekeeper/agent.hcl")

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/rulekeeper/rulekeeper/agent"
+	"github.com/rulekeeper/rulekeeper/agent/initsys"
+	"github.com/rulekeeper/rulekeeper/internal/testkit/falcoservice"
+	"github.com/rulekeeper/rulekeeper/internal/testkit/gitserve"
 )
 
 // The install tests run inside the lab's containers (packaging/lab), on the
@@ -33,9 +36,6 @@ func needLab(t *testing.T, kind string) {
 	t.Helper()
 	if got := os.Getenv("RULEKEEPER_LAB"); got != kind {
 		t.Fatalf("this test runs inside the lab's %s container (RULEKEEPER_LAB is %q); see the commands at the top of packaging/lab_test.go", kind, got)
-	}
-	if os.Getenv("RULEKEEPER_FALCO_STANDIN") == "" {
-		t.Fatal("RULEKEEPER_FALCO_STANDIN is not set: run through packaging/lab/systemd-lab.sh")
 	}
 }
 
@@ -73,14 +73,16 @@ func cleanNode(t *testing.T, undo func()) {
 	})
 }
 
-// falcoFiles puts the exam node's Falco files (Falco 0.32.1's) in /etc/falco.
-func falcoFiles(t *testing.T) {
+// installFalco puts the real Falco of version on the node with its own
+// default config (it watches its files; metrics off): /usr/bin/falco and
+// /etc/falco.
+func installFalco(t *testing.T, version string) falcoservice.Node {
 	t.Helper()
-	run(t, "cp", "-a", "../examples/cks-terminal-shell/node/etc/falco", "/etc/falco")
+	return falcoservice.Install(t, falcoservice.Setup{Version: version, Watch: true, Port: gitserve.FreePort(t)})
 }
 
 // labAgentConfig is the agent.hcl the lab tests install: the policy from the
-// lab's git server, polled often, the stand-in as Falco's binary.
+// lab's git server, polled often, the node's real Falco checking the files.
 func labAgentConfig(url string) string {
 	return fmt.Sprintf(`source {
   url      = %q
@@ -89,13 +91,13 @@ func labAgentConfig(url string) string {
 }
 
 falco {
-  binary = %q
+  binary = "/usr/bin/falco"
 }
 
 drift {
   mode = "restore"
 }
-`, url, os.Getenv("RULEKEEPER_FALCO_STANDIN"))
+`, url)
 }
 
 func writeConfig(t *testing.T, text string) {
@@ -189,21 +191,51 @@ func installedVersion(t *testing.T) string {
 	return strings.TrimSpace(run(t, "/usr/bin/rulekeeper", "version"))
 }
 
-func countIn(text, sub string) int { return strings.Count(text, sub) }
-
-// rulesLoads counts how often Falco's log says it loaded falco_rules.yaml.
-func rulesLoads(log func() string) int {
-	return countIn(log(), "Loading rules from file /etc/falco/falco_rules.yaml")
+// falcoRestarts counts Falco's restarts in what it logged: in process
+// (`SIGHUP received, restarting`: a signal or its own file watch) and new
+// processes (systemd's `Started falco.service`).
+func falcoRestarts(ls []initsys.LogLine) (inProcess, started int) {
+	for _, l := range ls {
+		switch {
+		case strings.Contains(l.Text, "SIGHUP received, restarting"):
+			inProcess++
+		case strings.HasPrefix(l.Text, "Started falco.service"):
+			started++
+		}
+	}
+	return inProcess, started
 }
 
-// waitRulesReloaded waits for Falco to load falco_rules.yaml again after
-// the agent started.
-func waitRulesReloaded(t *testing.T, log func() string, before int) {
-	t.Helper()
-	eventually(t, 15*time.Second, "Falco reloads the new rules", func() string {
-		if n := rulesLoads(log); n <= before {
-			return fmt.Sprintf("%d loads, as before the agent started", n)
+// rulesLoaded reports whether Falco loaded falco_rules.yaml in these lines
+// (0.32.1: `Loading rules from file PATH:`; 0.40: `   PATH | schema
+// validation: ok`) and ran it: no error or refused restart after.
+func rulesLoaded(ls []initsys.LogLine) string {
+	const p = "/etc/falco/falco_rules.yaml"
+	loaded := false
+	for _, l := range ls {
+		switch {
+		case strings.Contains(l.Text, "Loading rules from file "+p) || strings.Contains(l.Text, p+" | schema validation: ok"):
+			loaded = true
+		case strings.Contains(l.Text, "hot restart failure") || strings.Contains(l.Text, "Error"):
+			return "falco refused the rules: " + l.Text
 		}
-		return ""
-	})
+	}
+	if !loaded {
+		return "falco has not loaded " + p
+	}
+	return ""
+}
+
+// exactlyOneRestart checks that these lines show exactly one restart of
+// Falco, in process or by its init system.
+func exactlyOneRestart(t *testing.T, what string, ls []initsys.LogLine) {
+	t.Helper()
+	hup, started := falcoRestarts(ls)
+	if hup+started != 1 {
+		var b strings.Builder
+		for _, l := range ls {
+			fmt.Fprintf(&b, "  %s %s\n", l.At.Format("15:04:05.000000"), l.Text)
+		}
+		t.Errorf("%s: want exactly one restart of Falco, got %d in process and %d starts:\n%s", what, hup, started, b.String())
+	}
 }

@@ -8,13 +8,13 @@ import (
 	"github.com/go-git/go-git/v5"
 )
 
-// The lab's git server, checked on the host: a clone gets the policy.
+// The lab's git server, checked on the host: a shallow clone, as rulekeeper
+// fetches, gets the policy.
 func TestPolicyGitServer(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "policy")
 	policyRepo(t, dir)
-	url := serveGit(t, filepath.Join(dir, ".git"))
+	url := serveGit(t, dir)
 	clone := t.TempDir()
-	// Shallow, as rulekeeper fetches.
 	if _, err := git.PlainClone(clone, false, &git.CloneOptions{URL: url, Depth: 1}); err != nil {
 		t.Fatalf("clone %s: %v", url, err)
 	}

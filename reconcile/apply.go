@@ -6,18 +6,23 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/rulekeeper/rulekeeper/internal/atomicfile"
+	"github.com/rulekeeper/rulekeeper/internal/noderoot"
+	"github.com/rulekeeper/rulekeeper/internal/regfile"
 )
 
 // Result is what Apply did.
 type Result struct {
 	Written []string `json:"written"`
 	Removed []string `json:"removed,omitempty"`
+	// Swept lists the temporary files an interrupted pass had left.
+	Swept []string `json:"swept_temporary_files,omitempty"`
 	// Checked says whether `falco -V` accepted the files before they were written.
 	Checked bool `json:"checked_with_falco"`
 }
@@ -28,8 +33,15 @@ type Result struct {
 // failure while writing puts back the files already replaced.
 func Apply(p *Plan) (*Result, error) {
 	res := &Result{}
+	// Temporary files a killed pass left behind go first, whatever this
+	// pass does: Falco may load those in a rules folder.
+	res.Swept = p.sweep()
 	for _, fc := range p.Files {
-		same, err := holds(hostPath(p.opts.Root, fc.Path), fc.Old)
+		host, err := noderoot.Host(p.opts.Root, fc.Path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", fc.Path, err)
+		}
+		same, err := holds(host, fc.Old)
 		if os.IsNotExist(err) && fc.Action == Create {
 			same, err = true, nil
 		}
@@ -47,7 +59,7 @@ func Apply(p *Plan) (*Result, error) {
 		res.Checked = true
 	}
 	for _, fc := range p.Files {
-		if err := p.writable(fc.Path); err != nil {
+		if err := p.writable(fc); err != nil {
 			return nil, fmt.Errorf("%s: %w", fc.Path, writeHint(err))
 		}
 	}
@@ -58,11 +70,7 @@ func Apply(p *Plan) (*Result, error) {
 	// takes them for drift and writes them again.
 	next := p.next
 	if len(p.Files) > 0 {
-		var files []string
-		for _, fc := range p.Files {
-			files = append(files, fc.Path)
-		}
-		next.Applied = &Applied{Time: time.Now().UTC(), Revision: p.opts.Revision, Files: files}
+		p.record(next)
 	}
 	if len(p.Files) == 0 && p.prev.Inputs == next.Inputs {
 		return res, nil // converged and already recorded: write nothing at all
@@ -75,7 +83,9 @@ func Apply(p *Plan) (*Result, error) {
 		if err := p.write(fc, fc.New); err != nil {
 			undo := p.undo(done)
 			if undo == nil {
-				undo = p.prev.save(p.opts.StatePath())
+				prev := *p.prev
+				prev.Pending = nil
+				undo = prev.save(p.opts.StatePath())
 			}
 			return nil, errors.Join(fmt.Errorf("%s: %w", fc.Path, writeHint(err)), undo)
 		}
@@ -86,13 +96,29 @@ func Apply(p *Plan) (*Result, error) {
 			res.Written = append(res.Written, fc.Path)
 		}
 	}
+	if len(p.Files) > 0 {
+		// Best effort: without the mark the next pass settles the state
+		// by the files' hashes, with the same result.
+		markDone(p.opts.StatePath(), next)
+	}
 	return res, nil
+}
+
+// record writes into next what the state says of a pass that changes files:
+// when, what, and what the files and their records were before.
+func (p *Plan) record(next *State) {
+	var files []string
+	for _, fc := range p.Files {
+		files = append(files, fc.Path)
+	}
+	next.Applied = &Applied{Time: time.Now().UTC(), Revision: p.opts.Revision, Files: files}
+	next.Pending = p.pending()
 }
 
 // holds tells whether the file at path holds exactly want. It compares a
 // block at a time instead of reading a second copy of the file.
 func holds(path string, want []byte) (bool, error) {
-	f, err := os.Open(path)
+	f, _, err := regfile.Open(path)
 	if err != nil {
 		return false, err
 	}
@@ -123,6 +149,7 @@ func Rollback(p *Plan) error {
 	}
 	prev := *p.prev
 	prev.Refused = p.next.Inputs
+	prev.Pending = nil
 	return prev.save(p.opts.StatePath())
 }
 
@@ -141,40 +168,62 @@ func (p *Plan) write(fc *FileChange, data []byte) error {
 	return p.put(fc.Path, data, fc.Action == Delete)
 }
 
-// writable checks that a file can be replaced: a new file is made in its
-// directory and renamed over it.
-func (p *Plan) writable(nodePath string) error {
-	path := hostPath(p.opts.Root, nodePath)
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
-	}
-	dir := filepath.Dir(path)
-	for {
-		if _, err := os.Stat(dir); err == nil {
-			break
+// writable checks that a file can be replaced, and picks where its
+// temporary file goes (see stage).
+func (p *Plan) writable(fc *FileChange) error {
+	if fc.Action == Delete {
+		dir, err := noderoot.Host(p.opts.Root, path.Dir(fc.Path))
+		if err != nil {
+			return err
 		}
-		dir = filepath.Dir(dir) // put creates missing directories
+		if err := unix.Access(dir, unix.W_OK); err != nil {
+			return &os.PathError{Op: "write", Path: dir, Err: err}
+		}
+		return nil
 	}
-	if err := unix.Access(dir, unix.W_OK); err != nil {
-		return &os.PathError{Op: "write", Path: dir, Err: err}
+	host, err := noderoot.Host(p.opts.Root, fc.Path)
+	if err != nil {
+		return err
 	}
+	stage, err := p.stage(host)
+	if err != nil {
+		return err
+	}
+	if p.stages == nil {
+		p.stages = map[string]string{}
+	}
+	p.stages[host] = stage
 	return nil
 }
 
-// put writes data to a node path atomically, or removes the file.
+// put writes data to a node path atomically, or removes the file. A
+// symlink is written through: the link stays, its target is replaced.
 func (p *Plan) put(nodePath string, data []byte, remove bool) error {
-	path := hostPath(p.opts.Root, nodePath)
 	if remove {
-		err := os.Remove(path)
+		dir, err := noderoot.Host(p.opts.Root, path.Dir(nodePath))
+		if err != nil {
+			return err
+		}
+		err = os.Remove(filepath.Join(dir, path.Base(nodePath)))
 		if os.IsNotExist(err) {
 			return nil
 		}
 		return err
 	}
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real // replace the link's target, keep the link
+	host, err := noderoot.Host(p.opts.Root, nodePath)
+	if err != nil {
+		return err
 	}
-	return atomicfile.WriteMkdir(path, data, 0o644, 0o755)
+	stage, ok := p.stages[host]
+	if !ok {
+		if stage, err = p.stage(host); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(host), 0o755); err != nil {
+		return err
+	}
+	return atomicfile.WriteStaged(host, stage, data, 0o644)
 }
 
 func writeHint(err error) error {

@@ -71,10 +71,8 @@ func TestSymlinkInsideWrittenThrough(t *testing.T) {
 			writeNode(t, root, "/etc/falco/vendor/falco_rules.yaml", []byte(readNode(t, root, rulesPath)))
 			link := filepath.Join(root, rulesPath)
 			os.Remove(link)
+			// An absolute target is a node path: it resolves inside the root.
 			text := target
-			if filepath.IsAbs(target) {
-				text = filepath.Join(root, target)
-			}
 			if err := os.Symlink(text, link); err != nil {
 				t.Fatal(err)
 			}
@@ -105,8 +103,8 @@ func TestSymlinkInsideWrittenThrough(t *testing.T) {
 			if fi, _ := os.Lstat(link); fi.Mode()&os.ModeSymlink == 0 {
 				t.Fatal("the symlink was replaced by a file on restore")
 			}
-			if vendorDiff(t, root) != "" {
-				t.Fatal("not restored")
+			if d := diffLines(t, vendor032, real); len(d) > 0 { // the link's text resolves only inside the root
+				t.Fatalf("not restored:\n%s", strings.Join(d, "\n"))
 			}
 		})
 	}

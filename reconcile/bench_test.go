@@ -91,3 +91,22 @@ func BenchmarkWriteAtomic136K(b *testing.B) {
 		}
 	}
 }
+
+// A whole pass over a converged node, as apply and the daemon run it: the
+// plan's fast path, then Apply, which writes nothing but sweeps for the
+// temporary files a killed pass would have left.
+func BenchmarkPassConverged032(b *testing.B) {
+	root := node032(b)
+	d := exam(policy.InPlace)
+	mustApply(b, d, opts(root))
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := MakePlan(d, opts(root))
+		if err != nil || !p.Empty() {
+			b.Fatal(err)
+		}
+		if _, err := Apply(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 
 	"go.yaml.in/yaml/v3"
@@ -28,13 +27,16 @@ var liveRoot = noderoot.Live
 // relative one in Falco's plugins folder) are taken under the root, never
 // from the host. Plugins named in config.d files keep their paths.
 func falcoConfigArgs(root, config string) ([]string, error) {
-	host := hostPath(root, config)
-	data, err := os.ReadFile(host)
+	data, err := ReadRulesFile(root, config)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("falco -V needs Falco's config and %s does not exist: name the node's config with config in the policy's falco block, or turn the check off with --falco none", config)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", config, readHint(err))
+	}
+	host, err := noderoot.Host(root, config)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", config, err)
 	}
 	args := []string{"-c", host}
 	if liveRoot(root) {

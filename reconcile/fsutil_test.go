@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/rulekeeper/rulekeeper/internal/atomicfile"
 )
 
 // TestMain fails the run, rather than letting diff-based checks pass on no
@@ -93,7 +95,7 @@ func sameTree(t testing.TB, before, after map[string]string) {
 func noTemps(t testing.TB, root string) {
 	t.Helper()
 	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && strings.Contains(d.Name(), ".rulekeeper-") {
+		if err == nil && atomicfile.IsTemp(d.Name()) {
 			t.Errorf("temporary file left: %s", p)
 		}
 		return nil

@@ -40,7 +40,7 @@ func (p *Plan) planInPlace(d policy.Desired, rf map[string]*rulesFile, defs map[
 	for _, f := range paths {
 		file := rf[f]
 		if file == nil { // managed before, no longer among the files Falco loads
-			data, err := os.ReadFile(hostPath(p.opts.Root, f))
+			data, err := ReadRulesFile(p.opts.Root, f)
 			if os.IsNotExist(err) {
 				p.Notes = append(p.Notes, fmt.Sprintf("%s is gone: its managed values are forgotten", f))
 				continue

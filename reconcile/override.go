@@ -20,7 +20,7 @@ const ownHeader = "# Managed by rulekeeper: written from the policy on every pas
 // planOverride writes (override strategy) or removes (any other) the
 // agent-owned rules file.
 func (p *Plan) planOverride(d policy.Desired, rf map[string]*rulesFile, defs map[string]def, st, next *State, own string, entries []string) error {
-	cur, err := os.ReadFile(hostPath(p.opts.Root, own))
+	cur, err := ReadRulesFile(p.opts.Root, own)
 	exists := err == nil
 	if err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("%s: %w", own, readHint(err))

@@ -75,6 +75,13 @@ type Plan struct {
 	next  *State
 	order []string          // every rules file Falco loads, in order, after the plan
 	cur   map[string][]byte // their current contents
+
+	folders []string          // the rules folders Falco loads (node paths)
+	own     string            // the agent-owned file
+	strays  []string          // old temporary files in rules folders (host paths)
+	stages  map[string]string // where each file's temporary file goes (host paths)
+
+	folderCheck func(dir string) string // see rulesFolders
 	// cutNew tells, for each file the plan edits in place, whether the quick
 	// cut holds for its new bytes.
 	cutNew map[string]bool
@@ -135,13 +142,17 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 			return nil, err
 		}
 	}
-	all, missing, err := expand(o.Root, entries)
+	ls, err := expand(o.Root, entries)
 	if err != nil {
 		return nil, err
 	}
+	all, missing := ls.files, ls.missing
+	p.folders, p.strays = ls.folders, ls.strays
+	p.Notes = append(p.Notes, ls.skipped...)
+	p.own = own
 	vendor := without(all, own)
 	for _, f := range all {
-		data, err := os.ReadFile(hostPath(o.Root, f))
+		data, err := ReadRulesFile(o.Root, f)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f, readHint(err))
 		}
@@ -156,6 +167,11 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 			p.next = st
 			return p, nil
 		}
+	}
+	// Past the fast path: the files are not all as the last pass left
+	// them, which may be because it was killed while it wrote them.
+	if err := st.settle(o.Root, o.StatePath(), p.cur); err != nil {
+		return nil, err
 	}
 	hashOf := func(f string) string {
 		h, ok := hashes[f]

@@ -31,6 +31,9 @@ type State struct {
 	Refused string `json:"refused,omitempty"`
 	// Applied records the last pass that changed files.
 	Applied *Applied `json:"applied,omitempty"`
+	// Pending is what the state said before the last pass that changed
+	// files, for each file it changed (see settle).
+	Pending map[string]*Pending `json:"pending,omitempty"`
 	// Parsed maps each rules file to the SHA-256 of the bytes a full parse
 	// (or a checked edit of such bytes) vouched for: a later pass that finds
 	// the same bytes cuts the file at its `- ` lines instead of parsing it.

@@ -12,8 +12,6 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-var errEmpty = errors.New("the file is empty: a Falco rules file is a YAML list of rules, macros and lists")
-
 // parseItem parses one cut item and returns its mapping node. Lines and
 // columns in the result are relative to the item's first line.
 func parseItem(text []byte) (*yaml.Node, error) {

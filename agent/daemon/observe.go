@@ -4,8 +4,10 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
-	"os"
-	"syscall"
+
+	"github.com/rulekeeper/rulekeeper/internal/noderoot"
+	"github.com/rulekeeper/rulekeeper/internal/regfile"
+	"github.com/rulekeeper/rulekeeper/reconcile"
 )
 
 // seen is a rules file as the agent saw it: its hash and size always, its
@@ -31,32 +33,31 @@ func (s *seen) same(o *seen) bool {
 	return s.Sum == o.Sum && s.Size == o.Size
 }
 
-// maxKept bounds the copy of a managed file: one larger than the largest
-// rules file rulekeeper reads (someone put a huge file in its place) is
-// only hashed.
-const maxKept = 16 << 20
+// maxKept bounds the copy of a managed file: one larger than rulekeeper
+// reads of a rules file (someone put a huge file in its place) is only
+// hashed.
+const maxKept = reconcile.MaxRulesFileSize
 
-// observe reads a rules file of the node under the sandbox root: whole
-// when keep (and not over maxKept), else only through the hash. nil when
-// it is missing or not a regular file (what Falco cannot load is not there
-// for it either). This and observeFile are the one place the daemon reads
-// rules files.
+// observe reads a rules file of the node under the sandbox root (symlinks
+// resolved inside it): whole when keep (and not over maxKept), else only
+// through the hash. nil when it is missing or not a regular file (what
+// Falco cannot load is not there for it either). This and observeFile are
+// the one place the daemon reads rules files.
 func observe(root, nodePath string, keep bool) *seen {
-	return observeFile(hostPath(root, nodePath), keep)
+	host, err := noderoot.Host(root, nodePath)
+	if err != nil {
+		return nil
+	}
+	return observeFile(host, keep)
 }
 
 // observeFile is observe for a path of this machine.
 func observeFile(path string, keep bool) *seen {
-	// O_NONBLOCK: a FIFO put in a rules folder must not hang the daemon.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, fi, err := regfile.Open(path) // only a regular file; a FIFO does not block
 	if err != nil {
 		return nil
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
-		return nil
-	}
 	// Read no more than the size found: a file that grows meanwhile is seen
 	// again by the next event.
 	r := io.LimitReader(f, fi.Size())

@@ -12,6 +12,9 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/rulekeeper/rulekeeper/internal/regfile"
+	"github.com/rulekeeper/rulekeeper/reconcile"
 )
 
 // falcoConf is what verification needs from falco.yaml. Defaults are Falco's.
@@ -26,7 +29,7 @@ type falcoConf struct {
 func readFalcoConf(path string) (falcoConf, error) {
 	c := falcoConf{watch: true, webOn: true, port: 8765,
 		rules: []string{"/etc/falco/falco_rules.yaml", "/etc/falco/falco_rules.local.yaml", "/etc/falco/rules.d"}}
-	b, err := os.ReadFile(path)
+	b, err := regfile.Read(path, reconcile.MaxRulesFileSize) // bounded: falco.yaml could be a link to /dev/zero
 	if err != nil {
 		return c, fmt.Errorf("read falco config: %w", err)
 	}
@@ -99,9 +102,9 @@ func ruleHashes(o Options, entries []string) (map[string]string, error) {
 			sort.Strings(files)
 		}
 		for _, f := range files {
-			b, err := os.ReadFile(o.path(f))
+			b, err := reconcile.ReadRulesFile(o.Root, f) // bounded: a link to /dev/zero must not hang verification
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("%s: %w", f, err)
 			}
 			sum := sha256.Sum256(b)
 			out[f] = hex.EncodeToString(sum[:])

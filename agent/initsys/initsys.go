@@ -98,6 +98,7 @@ type VerifyError struct {
 	Reason    string   // what Falco did, e.g. "unit falco.service failed (exit-code)"
 	LogSource string   // where the lines come from, e.g. "journalctl -u falco.service"
 	Log       []string // Falco's last log lines, oldest first; empty when unreadable
+	gaveUp    bool     // the time ran out with no verdict (rather than Falco failing)
 }
 
 func (e *VerifyError) Error() string {

@@ -3,7 +3,6 @@ package initsys
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -11,37 +10,34 @@ import (
 	"time"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
+
+	"github.com/rulekeeper/rulekeeper/internal/testkit/falcoservice"
+	"github.com/rulekeeper/rulekeeper/internal/testkit/gitserve"
 )
 
-// installUnit runs the stand-in as falco.service, the way Falco's packages do. With reload, the
-// unit has Falco 0.36+'s ExecReload; without, it is 0.32's unit (restart only).
-func installUnit(t testing.TB, n node, reload bool, unitLines ...string) {
+// unitFalco is a real Falco run as falco.service, logging to the journal.
+type unitFalco struct {
+	falcoservice.Node
+	rules string
+}
+
+func (f unitFalco) options() Options {
+	o := node{config: f.Config, pidFile: "/var/run/falco.pid"}.options()
+	o.MinGap = 2 * time.Second
+	return o
+}
+
+// installRealUnit runs the real Falco of version as falco.service, the way Falco's packages do.
+// With execReload, the unit has Falco 0.36+'s ExecReload; without, it is 0.32's (restart only).
+func installRealUnit(t testing.TB, version string, watch, execReload bool, unitLines ...string) unitFalco {
 	t.Helper()
-	unit := fmt.Sprintf("[Unit]\nDescription=Falco stand-in\n"+strings.Join(unitLines, "\n")+"\n[Service]\nType=simple\n"+
-		"ExecStart=%s -c %s --pidfile=/var/run/falco.pid\nEnvironment=FALCO_STANDIN_VERSION=0.32.1\n", standin, n.config)
-	if reload {
-		unit += "ExecReload=/bin/kill -HUP $MAINPID\n"
-	}
-	if err := os.WriteFile("/etc/systemd/system/falco.service", []byte(unit), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	needLab(t, "systemd")
 	ctx := timeout(t, 30*time.Second)
 	c, err := sd.NewSystemConnectionContext(ctx)
 	if err != nil {
 		t.Fatalf("D-Bus: %v", err)
 	}
 	defer c.Close()
-	if err := c.ReloadContext(ctx); err != nil {
-		t.Fatal(err)
-	}
-	c.ResetFailedUnitContext(ctx, "falco.service")
-	done := make(chan string, 1)
-	if _, err := c.RestartUnitContext(ctx, "falco.service", "replace", done); err != nil {
-		t.Fatal(err)
-	}
-	if res := <-done; res != "done" {
-		t.Fatalf("start falco.service: %s\n%s", res, journalTail("falco.service"))
-	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -57,13 +53,39 @@ func installUnit(t testing.TB, n node, reload bool, unitLines ...string) {
 		c.ResetFailedUnitContext(ctx, "falco.service")
 		os.Remove("/etc/systemd/system/falco.service")
 		c.ReloadContext(ctx)
+		falcoservice.Remove()
 	})
-	// Like Falco, the stand-in needs a moment before a SIGHUP is safe.
-	time.Sleep(300 * time.Millisecond)
+	n := falcoservice.Install(t, falcoservice.Setup{Version: version, Watch: watch, Port: gitserve.FreePort(t)})
+	// Back-to-back restarts would hit systemd's start limit (5 in 10 s); the agent spaces them.
+	unitLines = append(unitLines, "StartLimitIntervalSec=0")
+	if err := os.WriteFile("/etc/systemd/system/falco.service", []byte(n.Unit(execReload, unitLines...)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ReloadContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.ResetFailedUnitContext(ctx, "falco.service")
+	done := make(chan string, 1)
+	if _, err := c.RestartUnitContext(ctx, "falco.service", "replace", done); err != nil {
+		t.Fatal(err)
+	}
+	if res := <-done; res != "done" {
+		t.Fatalf("start falco.service: %s\n%s", res, journalTail("falco.service"))
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for healthz(timeout(t, time.Second), n.Port) != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("falco.service (Falco %s) not healthy within 20 s:\n%s", version, journalTail("falco.service"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Falco 0.32.1 dies of a SIGHUP that lands while it starts.
+	time.Sleep(time.Second)
+	return unitFalco{Node: n, rules: "/etc/falco/falco_rules.yaml"}
 }
 
 func journalTail(unit string) string {
-	out, _ := exec.Command("journalctl", "-u", unit, "-n", "20", "--no-pager").CombinedOutput()
+	out, _ := exec.Command("journalctl", "-u", unit, "-n", "40", "--no-pager").CombinedOutput()
 	return string(out)
 }
 
@@ -82,73 +104,79 @@ func mainPID(t testing.TB) uint32 {
 	return p.Value.Value().(uint32)
 }
 
-func labNode(t testing.TB, conf string) node {
-	n := newNode(t, conf)
-	n.log = "" // under systemd Falco's log is the journal
-	return n
+// unitRestarts counts, in falco.service's journal since, Falco's restarts in process and the
+// unit's starts.
+func unitRestarts(t testing.TB, since time.Time) (inProcess, started int) {
+	t.Helper()
+	ls, err := UnitLog(t.Context(), "falco.service", since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return countText(ls, "SIGHUP received, restarting"), countText(ls, "Started falco.service")
+}
+
+func (f unitFalco) change(t *testing.T, extra string) time.Time {
+	t.Helper()
+	b, err := os.ReadFile(f.rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	since := time.Now()
+	writeFile(t, f.rules, string(b)+extra)
+	return since
 }
 
 func TestLabSystemdReload(t *testing.T) {
-	needLab(t, "systemd")
-	n := labNode(t, "watch_config_files: false\nwebserver:\n  enabled: false\n")
-	installUnit(t, n, true)
-	r := mustDetect(t, n.options(), MethodSystemd)
+	f := installRealUnit(t, "0.40.0", false, true)
+	r := mustDetect(t, f.options(), MethodSystemd)
 	before := mainPID(t)
-	since := time.Now()
-	writeFile(t, n.rules, goodRule+"\n# reload\n")
+	since := f.change(t, "\n# reload\n")
 	if err := r.Reload(timeout(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Verify(timeout(t, 15*time.Second), since); err != nil {
 		t.Fatal(err)
 	}
-	if after := mainPID(t); after != before || !strings.Contains(journalTail("falco.service"), "SIGHUP received") {
-		t.Fatalf("want a hot reload (same pid %d, got %d, and a SIGHUP in the journal):\n%s", before, after, journalTail("falco.service"))
+	if hup, started := unitRestarts(t, since); mainPID(t) != before || hup != 1 || started != 0 {
+		t.Fatalf("want one hot reload (same pid %d, one SIGHUP restart, no start), got %d, %d, %d:\n%s", before, mainPID(t), hup, started, journalTail("falco.service"))
 	}
 }
 
 func TestLabSystemdRestart(t *testing.T) {
-	needLab(t, "systemd")
-	n := labNode(t, "watch_config_files: false\nwebserver:\n  enabled: false\n")
-	installUnit(t, n, false)
-	r := mustDetect(t, n.options(), MethodSystemd)
+	f := installRealUnit(t, "0.32.1", false, false)
+	r := mustDetect(t, f.options(), MethodSystemd)
 	before := mainPID(t)
-	since := time.Now()
-	writeFile(t, n.rules, goodRule+"\n# restart\n")
+	since := f.change(t, "\n# restart\n")
 	if err := r.Reload(timeout(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Verify(timeout(t, 15*time.Second), since); err != nil {
 		t.Fatal(err)
 	}
-	if after := mainPID(t); after == before {
-		t.Fatalf("want a restart (new main pid), still %d", after)
+	if hup, started := unitRestarts(t, since); mainPID(t) == before || hup != 0 || started != 1 {
+		t.Fatalf("want one restart (new main pid, was %d), got %d SIGHUP restarts and %d starts:\n%s", before, hup, started, journalTail("falco.service"))
 	}
 }
 
-// The caller's rollback: Falco does not come back with the new files, the old ones go back, and
-// Falco runs again.
+// The caller's rollback: Falco 0.32.1 does not come back with the new files (it exits), the old
+// ones go back, and Falco runs again.
 func TestLabSystemdRollback(t *testing.T) {
-	needLab(t, "systemd")
-	n := labNode(t, "watch_config_files: false\nwebserver:\n  enabled: false\n")
-	installUnit(t, n, false)
-	r := mustDetect(t, n.options(), MethodSystemd)
-	old, _ := os.ReadFile(n.rules)
-
-	since := time.Now()
-	writeFile(t, n.rules, badRule)
+	f := installRealUnit(t, "0.32.1", false, false)
+	r := mustDetect(t, f.options(), MethodSystemd)
+	old, _ := os.ReadFile(f.rules)
+	since := f.change(t, invalidRule)
 	if err := r.Reload(timeout(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	err := r.Verify(timeout(t, 15*time.Second), since)
 	var ve *VerifyError
-	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "invalid formatting token usr.uid") {
+	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "Could not load rules file") {
 		t.Fatalf("want a VerifyError with Falco's journal lines, got %v", err)
 	}
 	t.Logf("alert would say: %v", err)
 
 	since = time.Now()
-	writeFile(t, n.rules, string(old))
+	writeFile(t, f.rules, string(old))
 	if err := r.Reload(timeout(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -157,36 +185,36 @@ func TestLabSystemdRollback(t *testing.T) {
 	}
 }
 
+// Falco 0.40.0 with its default config: it restarts itself on the write, with no reload from
+// rulekeeper; an invalid file it refuses, running on, and the verify says so.
 func TestLabSystemdSelfWatching(t *testing.T) {
-	needLab(t, "systemd")
-	n := labNode(t, "webserver:\n  enabled: false\n")
-	installUnit(t, n, true)
-	r := mustDetect(t, n.options(), MethodWatch)
+	f := installRealUnit(t, "0.40.0", true, true)
+	r := mustDetect(t, f.options(), MethodWatch)
 	before := mainPID(t)
-	since := time.Now()
-	writeFile(t, n.rules, goodRule+"\n# watched\n")
+	since := f.change(t, "\n# watched\n")
 	if err := r.Reload(timeout(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Verify(timeout(t, 15*time.Second), since); err != nil {
 		t.Fatal(err)
 	}
-	j := journalTail("falco.service")
-	if mainPID(t) != before || !strings.Contains(j, "changed, restarting") || strings.Contains(j, "SIGHUP") {
-		t.Fatalf("want falco to restart itself on the write, with no SIGHUP:\n%s", j)
+	j, _ := UnitLog(t.Context(), "falco.service", since)
+	if hup, started := unitRestarts(t, since); mainPID(t) != before || hup != 1 || started != 0 || countText(j, "Reloading falco.service") != 0 {
+		t.Fatalf("want falco to restart itself once on the write, with no reload:\n%s", journalTail("falco.service"))
 	}
-	// An invalid file ends a 0.32.1 Falco that watches its files; verification says so.
-	since = time.Now()
-	writeFile(t, n.rules, badRule)
-	if err := r.Verify(timeout(t, 15*time.Second), since); err == nil || !strings.Contains(err.Error(), "usr.uid") {
+	time.Sleep(time.Second)
+	since = f.change(t, invalidRule)
+	if err := r.Verify(timeout(t, 15*time.Second), since); err == nil || !strings.Contains(err.Error(), "hot restart failure") {
 		t.Fatalf("want a VerifyError after an invalid file, got %v", err)
+	}
+	if mainPID(t) != before {
+		t.Fatal("falco 0.40.0 should run on with its previous rules")
 	}
 }
 
 func TestLabSystemdWithoutDBus(t *testing.T) {
 	needLab(t, "systemd")
-	n := newNode(t, "watch_config_files: false\nwebserver:\n  enabled: false\n")
-	n.startDaemon(t)
+	n := startRealNode(t, "0.40.0", false)
 	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/run/no-such-bus")
 	_, why, err := Detect(context.Background(), n.options())
 	if err != nil || !strings.Contains(why, "D-Bus") {

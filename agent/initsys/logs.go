@@ -6,8 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -39,60 +39,82 @@ func (j journal) describe() string { return "journalctl -u " + j.unit }
 func (j journal) lines(ctx context.Context, since time.Time) ([]LogLine, error) {
 	// --since takes whole seconds; the microsecond filter below does the rest.
 	cmd := exec.CommandContext(ctx, "journalctl", "-u", j.unit, "-o", "json", "--no-pager",
-		"--since", "@"+strconv.FormatInt(since.Unix()-1, 10))
+		"--output-fields=MESSAGE,_TRANSPORT", "--since", "@"+strconv.FormatInt(since.Unix()-1, 10))
 	out, err := cmd.Output()
 	if err != nil {
 		return nil, fmt.Errorf("journalctl -u %s: %w", j.unit, err)
 	}
-	var res []LogLine
+	return parseJournal(out, since), nil
+}
+
+// parseJournal reads journalctl's JSON lines: each line once, at or after since, oldest first.
+func parseJournal(out []byte, since time.Time) []LogLine {
+	var res []journalLine
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var e struct {
-			Message any    `json:"MESSAGE"`
-			Usec    string `json:"__REALTIME_TIMESTAMP"`
+			Message   any    `json:"MESSAGE"`
+			Usec      string `json:"__REALTIME_TIMESTAMP"`
+			Transport string `json:"_TRANSPORT"`
 		}
 		if json.Unmarshal(sc.Bytes(), &e) != nil {
 			continue
 		}
 		us, _ := strconv.ParseInt(e.Usec, 10, 64)
-		at := time.UnixMicro(us)
-		if at.Before(since) {
-			continue
-		}
 		msg, _ := e.Message.(string) // binary messages come as byte arrays: skip them
-		res = append(res, LogLine{At: at, Text: msg})
+		l := journalLine{LogLine: LogLine{At: time.UnixMicro(us), Text: msg}, syslog: e.Transport == "syslog"}
+		l.At = eventTime(l.Text, l.At)
+		if !l.At.Before(since) {
+			res = append(res, l)
+		}
 	}
-	return res, nil
+	return dedupe(res)
 }
 
-// logFile reads a file of lines "TIME: message" with an RFC 3339 time, as the stand-in writes.
-type logFile struct{ path string }
+// journalLine is a journal entry with the way it came in.
+type journalLine struct {
+	LogLine
+	syslog bool
+}
 
-func (f logFile) describe() string { return f.path }
-
-func (f logFile) lines(_ context.Context, since time.Time) ([]LogLine, error) {
-	b, err := os.ReadFile(f.path)
-	if err != nil {
-		return nil, err
-	}
-	var res []LogLine
-	kept := false // whether the last timed line was kept: its continuation lines follow it
-	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
-		ts, msg, ok := strings.Cut(l, ": ")
-		at, err := time.Parse(time.RFC3339Nano, ts)
-		if !ok || err != nil {
-			// A continuation of a multi-line message (Falco's load errors): same time as its first line.
-			if n := len(res); kept && n > 0 && l != "" {
-				res = append(res, LogLine{At: res[n-1].At, Text: l})
-			}
+// dedupe drops the second copy of each line Falco logged both to stderr and to syslog (its
+// defaults, log_stderr and log_syslog): the journal holds both, the stderr one with Falco's
+// timestamp in front, and they may arrive a little out of order. Counting restarts or telling a
+// trial load from a real one needs each line once. Event outputs (Falco's "hot restart failure")
+// are placed at the time they carry first: their stdout copy may come seconds late.
+func dedupe(ls []journalLine) []LogLine {
+	sort.SliceStable(ls, func(i, j int) bool { return ls[i].At.Before(ls[j].At) })
+	const near = time.Second
+	drop := make([]bool, len(ls))
+	for i, a := range ls {
+		if drop[i] {
 			continue
 		}
-		if kept = !at.Before(since); kept {
-			res = append(res, LogLine{At: at, Text: msg})
+		ta := firstLine(a.Text)
+		for k := i + 1; k < len(ls) && ls[k].At.Sub(a.At) <= near; k++ {
+			if !drop[k] && ls[k].syslog != a.syslog && firstLine(ls[k].Text) == ta {
+				drop[k] = true
+				break
+			}
 		}
 	}
-	return res, nil
+	out := make([]LogLine, 0, len(ls))
+	for i, l := range ls {
+		if !drop[i] {
+			out = append(out, l.LogLine)
+		}
+	}
+	return out
+}
+
+// firstLine is the first line of a message without Falco's time: syslog carries a multi-line
+// message whole, the journal's stderr stream one entry per line.
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return stripFalcoTime(s)
 }
 
 // lastLines is the tail of what Falco logged since, for an alert; nil when unreadable.
@@ -112,22 +134,4 @@ func lastLines(ctx context.Context, src logSource, since time.Time, n int) []str
 		out[i] = l.Text
 	}
 	return out
-}
-
-// loadSeen tells from the log whether Falco loaded its rules after since: "loaded" once a
-// `Loading rules from file` line is followed by no error for settle; "failed" when an error follows.
-func loadSeen(ls []LogLine, settle time.Duration, now time.Time) (state string, last time.Time) {
-	state = "none"
-	for _, l := range ls {
-		switch {
-		case strings.Contains(l.Text, "Loading rules from file"):
-			state, last = "loading", l.At
-		case state != "none" && (strings.HasPrefix(l.Text, "Error") || strings.Contains(l.Text, "Could not load rules")):
-			state, last = "failed", l.At
-		}
-	}
-	if state == "loading" && now.Sub(last) >= settle {
-		state = "loaded"
-	}
-	return state, last
 }

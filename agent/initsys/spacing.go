@@ -40,3 +40,13 @@ func (s *spacer) mark(t time.Time) {
 		s.last = t
 	}
 }
+
+// lastAt is the last reload known, or t when that is later.
+func (s *spacer) lastAt(t time.Time) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last.After(t) {
+		return s.last
+	}
+	return t
+}

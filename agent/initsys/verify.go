@@ -3,6 +3,7 @@ package initsys
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"sync"
 	"time"
@@ -26,6 +27,9 @@ func (c checker) verify(ctx context.Context, since time.Time) error {
 	if confErr != nil {
 		c.o.Logger.Warn("cannot read falco config; checking the process only", "err", confErr)
 	}
+	if f, ok := c.logs.(logFile); ok {
+		defer logMarks.setEnd(f.path) // what this verification read, a later one must not count again
+	}
 	var st stability
 	for {
 		r := c.once(ctx, since, conf, confErr == nil, &st)
@@ -37,11 +41,11 @@ func (c checker) verify(ctx context.Context, since time.Time) error {
 			return nil
 		}
 		if r.fatal {
-			return c.fail(since, r.reason)
+			return c.fail(since, r.reason, false)
 		}
 		select {
 		case <-ctx.Done():
-			return c.fail(since, r.reason+" (gave up waiting)")
+			return c.fail(since, r.reason+" (gave up waiting)", true)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -68,11 +72,12 @@ func (c checker) once(ctx context.Context, since time.Time, conf falcoConf, have
 		}
 		started = s
 	}
-	// A load error in the log is final whether or not the process is still there (0.32.1 exits).
-	if c.logs != nil && !(haveConf && conf.metrics) {
+	// A load error in the log is final whether or not the process is still there (0.32.1 exits),
+	// and whatever the metrics say (0.40 refusing runs on, its metrics showing the old rules).
+	if c.logs != nil {
 		if ls, err := c.logs.lines(ctx, since); err == nil {
 			if state, _ := loadSeen(ls, c.o.Settle, now); state == "failed" {
-				return result{fatal: true, reason: "falco logged an error loading the rules"}
+				return result{fatal: true, reason: failedReason}
 			}
 		}
 	}
@@ -86,19 +91,32 @@ func (c checker) once(ctx context.Context, since time.Time, conf falcoConf, have
 	up := now.Sub(st.since) >= c.o.Settle
 	weak := false
 	switch {
-	case haveConf && conf.metrics:
-		if reason := c.metricsMatch(ctx, conf); reason != "" {
-			return result{reason: reason}
-		}
 	case c.logs != nil && c.logReadable(ctx, since):
 		ls, _ := c.logs.lines(ctx, since)
 		switch state, _ := loadSeen(ls, c.o.Settle, now); state {
 		case "failed":
-			return result{fatal: true, reason: "falco logged an error loading the rules"}
+			return result{fatal: true, reason: failedReason}
 		case "none":
-			return result{reason: "falco has not logged `Loading rules from file` since the files were written"}
+			return result{reason: "falco has logged no load of its rules since the files were written"}
+		case "restarting":
+			return result{reason: "falco is restarting and has not loaded its rules yet"}
 		case "loading":
-			return result{reason: "falco is still loading its rules"}
+			return result{reason: "falco is still loading its rules (or trying them before a restart)"}
+		}
+		// Loaded and running: its metrics, where on, can be read safely now.
+		if haveConf && conf.metrics {
+			if reason := c.metricsMatch(ctx, conf); reason != "" {
+				return result{reason: reason}
+			}
+		}
+	case haveConf && conf.metrics:
+		// Seen: Falco 0.40.0 dies (SIGSEGV) when /metrics is read while it restarts. With no log
+		// to tell when the restart is over, the first read waits a while after the last reload.
+		if wait := reloads.lastAt(since).Add(metricsDelay); now.Before(wait) {
+			return result{reason: "waiting for falco's restart to end before reading its metrics"}
+		}
+		if reason := c.metricsMatch(ctx, conf); reason != "" {
+			return result{reason: reason}
 		}
 	case started: // the init system started Falco after the write, and Falco loads its files at start
 	default:
@@ -114,6 +132,13 @@ func (c checker) once(ctx context.Context, since time.Time, conf falcoConf, have
 	}
 	return result{ok: true, weak: weak}
 }
+
+// metricsDelay is how long after a reload the verify waits before it reads Falco's /metrics
+// when no log shows the restart over: Falco restarts within about a second.
+const metricsDelay = 2 * time.Second
+
+// failedReason covers both ways Falco refuses rules: 0.32.1 exits, 0.40+ keeps the old ones.
+const failedReason = "falco logged an error loading the rules (it exited, or kept running its previous rules: hot restart failure)"
 
 var hashLine = sync.OnceValue(func() *regexp.Regexp {
 	return regexp.MustCompile(`falcosecurity_falco_sha256_rules_files_info\{[^}]*file_name="([^"]*)"[^}]*sha256="([0-9a-f]+)"`)
@@ -134,8 +159,13 @@ func (c checker) metricsMatch(ctx context.Context, conf falcoConf) string {
 		got[m[1]] = m[2]
 	}
 	for f, h := range want {
-		if got[f] != h {
-			return fmt.Sprintf("falco metrics report %s with sha256 %q, the file on disk has %s", f, got[f], h)
+		g, ok := got[f]
+		if !ok {
+			// Falco 0.40 names a file by its base name (file_name="falco_rules.yaml").
+			g = got[filepath.Base(f)]
+		}
+		if g != h {
+			return fmt.Sprintf("falco metrics report %s with sha256 %q, the file on disk has %s", f, g, h)
 		}
 	}
 	return ""
@@ -148,10 +178,10 @@ func healthz(ctx context.Context, port int) error {
 	return nil
 }
 
-func (c checker) fail(since time.Time, reason string) error {
+func (c checker) fail(since time.Time, reason string, gaveUp bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	e := &VerifyError{Method: c.method, Reason: reason}
+	e := &VerifyError{Method: c.method, Reason: reason, gaveUp: gaveUp}
 	if c.logs != nil {
 		e.LogSource = c.logs.describe()
 		// From a little before the write: the lines just before often say why.

@@ -1,8 +1,9 @@
 #!/bin/bash
 # systemd-lab.sh: a real systemd and a real SysV `service` for rulekeeper's init-system tests.
 #
-# The tests reload a stand-in Falco through the init system, so they need the real thing: a Debian
-# bookworm root (debootstrap, cached) booted with systemd-nspawn, and the same root run once with a
+# The tests run the real Falco builds (RULEKEEPER_FALCO_DIR) as a service and reload them through
+# the init system, so they need the real thing: a Debian bookworm root (debootstrap, cached, with
+# Falco's runtime libraries and git) booted with systemd-nspawn, and the same root run once with a
 # plain shell as init for SysV. The test binaries are built on the host and run INSIDE the container
 # (go test -exec), because MainPID values and systemctl only make sense from within.
 #
@@ -23,7 +24,10 @@
 #   bash packaging/lab/systemd-lab.sh down
 #
 # Environment: RULEKEEPER_LAB_DIR (default /var/cache/rulekeeper-lab) holds the root (reused when
-# present), the bound GOTMPDIR, the D-Bus socket folder and the run state.
+# present), the bound GOTMPDIR, the D-Bus socket folder and the run state. RULEKEEPER_FALCO_DIR
+# (default ../shared/falco beside the checkout) is the folder of the real Falco builds, bound
+# read-only into both containers at the same path. The root is built from the Debian mirror apt
+# uses for bookworm (apt-get indextargets); with none, setup fails and says so.
 set -euo pipefail
 
 LAB=${RULEKEEPER_LAB_DIR:-/var/cache/rulekeeper-lab}
@@ -34,6 +38,8 @@ BUS=$LAB/bus
 NAME=rulekeeper-lab
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 STANDIN=$GOTMP/bin/falco # named falco: rulekeeper checks /proc/PID/comm
+# The real Falco builds (internal/testkit/realfalco), bound into the containers at the same path.
+FALCO_DIR=${RULEKEEPER_FALCO_DIR:-$REPO/../shared/falco}
 
 log() { echo "systemd-lab: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -41,15 +47,13 @@ die() { log "$*"; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root (systemd-nspawn, debootstrap, cgroups)"
 
 mirror() {
-	# debootstrap must use the mirror apt already uses: the machine may reach no other.
-	local m=""
-	if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-		m=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
-	fi
-	if [ -z "$m" ] && [ -f /etc/apt/sources.list ]; then
-		m=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list)
-	fi
-	echo "${m:-http://deb.debian.org/debian}"
+	# debootstrap must use the mirror apt already uses for bookworm: the machine may reach no other.
+	# apt itself says which (sources.list, sources.list.d, one-line or deb822 alike).
+	local m
+	m=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(COMPONENT)' 'Created-By: Packages' 2>/dev/null |
+		awk '$2 == "bookworm" && $3 == "main" {print $1; exit}')
+	[ -n "$m" ] || die "apt names no Debian bookworm mirror with main (apt-get indextargets): add one to /etc/apt/sources.list.d/ (e.g. URIs: http://deb.debian.org/debian, Suites: bookworm, Components: main), or build $ROOT yourself"
+	echo "$m"
 }
 
 install_packages() {
@@ -67,25 +71,35 @@ install_packages() {
 	fi
 }
 
+# What the root holds; a root built from another list is built again (the marker names the list).
+# procps: minbase has no /bin/kill, and `ExecReload=/bin/kill -HUP $MAINPID` fails without it.
+# git: `git daemon` serves the policy to the installed agent. The lib* packages: what the real Falco
+# builds link against (internal/testkit/realfalco.RuntimePackages).
+INCLUDE=systemd,dbus,procps,init-system-helpers,git,libgrpc++1.51,libprotobuf32,libc-ares2,libcurl4,libelf1,libtbb12,libre2-9,libssl3,libjq1,libjsoncpp25
+MARK=$ROOT/.rulekeeper-lab-ok
+
 build_root() {
-	if [ -x "$ROOT/lib/systemd/systemd" ] && [ -f "$ROOT/.rulekeeper-lab-ok" ]; then
+	if [ -x "$ROOT/lib/systemd/systemd" ] && [ "$(cat "$MARK" 2>/dev/null)" = "$INCLUDE" ]; then
 		return
 	fi
 	rm -rf "$ROOT.tmp"
 	mkdir -p "$LAB"
-	# procps: minbase has no /bin/kill, and `ExecReload=/bin/kill -HUP $MAINPID` fails without it.
-	debootstrap --variant=minbase --include=systemd,dbus,procps,init-system-helpers \
-		bookworm "$ROOT.tmp" "$(mirror)" >"$LAB/debootstrap.log" 2>&1 ||
+	local m
+	m=$(mirror)
+	log "building the lab's root from $m (a few minutes; cached in $ROOT)"
+	debootstrap --variant=minbase --include="$INCLUDE" bookworm "$ROOT.tmp" "$m" >"$LAB/debootstrap.log" 2>&1 ||
 		die "debootstrap failed, see $LAB/debootstrap.log"
 	# Without this, systemd empties /tmp at boot, test files included.
 	mkdir -p "$ROOT.tmp/etc/tmpfiles.d"
 	echo 'd /tmp 1777 root root -' >"$ROOT.tmp/etc/tmpfiles.d/tmp.conf"
-	touch "$ROOT.tmp/.rulekeeper-lab-ok"
+	echo "$INCLUDE" >"$ROOT.tmp/.rulekeeper-lab-ok"
 	rm -rf "$ROOT"
 	mv "$ROOT.tmp" "$ROOT"
 }
 
 setup() {
+	FALCO_DIR=$(cd "$FALCO_DIR" 2>/dev/null && pwd) && [ -x "$FALCO_DIR/0.32.1/falco" ] ||
+		die "no real Falco builds in ${RULEKEEPER_FALCO_DIR:-../shared/falco}: set RULEKEEPER_FALCO_DIR to the folder with 0.32.1/falco and 0.40.0/falco"
 	install_packages
 	build_root
 	mkdir -p "$GOTMP" "$STATE" "$BUS"
@@ -127,7 +141,7 @@ up() {
 	(
 		for h in systemd unified; do echo "$BASHPID" >"/sys/fs/cgroup/$h/$NAME/cgroup.procs"; done
 		exec setsid systemd-nspawn -q -D "$ROOT" --boot --register=no --keep-unit --console=passive \
-			--machine="$NAME" --bind="$BUS:/run/dbus" --bind="$REPO:$REPO" --bind="$GOTMP:$GOTMP" \
+			--machine="$NAME" --bind="$BUS:/run/dbus" --bind="$REPO:$REPO" --bind="$GOTMP:$GOTMP" --bind-ro="$FALCO_DIR:$FALCO_DIR" \
 			</dev/null >"$STATE/nspawn.log" 2>&1
 	) &
 	local launched=$! i
@@ -187,20 +201,25 @@ run_exec() {
 	local l
 	l=$(leader_pid) || die "the lab is not up: run '$0 up' first"
 	build_standin
-	exec nsenter -t "$l" -a --wd="$PWD" /usr/bin/env RULEKEEPER_LAB=systemd \
+	[ -x "$FALCO_DIR/0.32.1/falco" ] || die "no real Falco builds in $FALCO_DIR: set RULEKEEPER_FALCO_DIR"
+	FALCO_DIR=$(cd "$FALCO_DIR" && pwd)
+	[ -x "/proc/$l/root$FALCO_DIR/0.32.1/falco" ] || die "$FALCO_DIR is not bound into the running lab: '$0 down', then '$0 up' with the same RULEKEEPER_FALCO_DIR"
+	exec nsenter -t "$l" -a --wd="$PWD" /usr/bin/env RULEKEEPER_LAB=systemd RULEKEEPER_FALCO_DIR="$FALCO_DIR" \
 		RULEKEEPER_FALCO_STANDIN="$STANDIN" RULEKEEPER_BIN="$GOTMP/bin/rulekeeper" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
 }
 
 run_sysv() {
 	[ $# -ge 1 ] || die "sysv: missing command"
 	check_bound "$1"
-	[ -f "$ROOT/.rulekeeper-lab-ok" ] || die "no root yet: run '$0 setup' first"
+	[ -f "$MARK" ] || die "no root yet: run '$0 setup' first"
 	build_standin
+	[ -x "$FALCO_DIR/0.32.1/falco" ] || die "no real Falco builds in $FALCO_DIR: set RULEKEEPER_FALCO_DIR"
+	FALCO_DIR=$(cd "$FALCO_DIR" && pwd)
 	# No image lock: the booted container holds it, and this one only reads the root through a
 	# throw-away overlay.
 	SYSTEMD_NSPAWN_LOCK=0 exec systemd-nspawn -q -D "$ROOT" --volatile=overlay --register=no --keep-unit --as-pid2 \
-		--bind="$REPO:$REPO" --bind="$GOTMP:$GOTMP" --chdir="$PWD" \
-		--setenv=RULEKEEPER_LAB=sysv --setenv=RULEKEEPER_FALCO_STANDIN="$STANDIN" --setenv=RULEKEEPER_BIN="$GOTMP/bin/rulekeeper" "$@"
+		--bind="$REPO:$REPO" --bind="$GOTMP:$GOTMP" --bind-ro="$FALCO_DIR:$FALCO_DIR" --chdir="$PWD" \
+		--setenv=RULEKEEPER_FALCO_DIR="$FALCO_DIR" --setenv=RULEKEEPER_LAB=sysv --setenv=RULEKEEPER_FALCO_STANDIN="$STANDIN" --setenv=RULEKEEPER_BIN="$GOTMP/bin/rulekeeper" "$@"
 }
 
 cmd=${1:-}
