@@ -127,7 +127,7 @@ func (d *Daemon) sourceFault(ctx context.Context, err error) {
 		}
 	}
 	d.alerts.Emit(ctx, ev)
-	d.loop.faultIncident = &agent.Incident{Time: time.Now().UTC(), Kind: "source", Message: faultText(err)}
+	d.loop.faultIncident = &agent.Incident{Time: time.Now().UTC(), Kind: "source", Message: incidentText(faultText(err))}
 	d.loop.status.LastError = d.loop.faultIncident
 	d.saveStatus()
 }
@@ -150,7 +150,7 @@ func (d *Daemon) refuse(ctx context.Context, commit, dir string, out *agent.Outc
 	msg := fmt.Sprintf("the policy%s has errors: nothing from it was applied; the node keeps its last good state: %s", at(commit), diagsLine(out, dir))
 	d.alerts.Emit(ctx, alert.Event{Kind: alert.Refused, Commit: commit, Message: msg,
 		Fields: map[string]string{"diagnostics": strings.TrimSpace(diags)}})
-	d.loop.status.Refused = &agent.Incident{Time: time.Now().UTC(), Kind: "policy", Commit: commit, Message: msg + "\n" + diags}
+	d.loop.status.Refused = &agent.Incident{Time: time.Now().UTC(), Kind: "policy", Commit: commit, Message: incidentText(msg + "\n" + diags)}
 	d.saveStatus()
 }
 
@@ -203,9 +203,13 @@ func (d *Daemon) failed(ctx context.Context, err error) {
 		kind, incident = alert.Rollback, "rollback"
 	}
 	d.alerts.Emit(ctx, alert.Event{Kind: kind, Commit: d.loop.commit, Message: "pass failed: " + err.Error() + "; the node keeps its last good state"})
-	d.loop.status.LastError = &agent.Incident{Time: time.Now().UTC(), Kind: incident, Message: err.Error()}
+	d.loop.status.LastError = &agent.Incident{Time: time.Now().UTC(), Kind: incident, Message: incidentText(err.Error())}
 	d.saveStatus()
 }
+
+// incidentText bounds what the status file keeps of an incident, as alerts
+// are bounded: a policy with a thousand errors makes no megabyte status.
+func incidentText(s string) string { return alert.CapText(s, 8<<10) }
 
 func (d *Daemon) saveStatus() {
 	b, _ := jsonMarshal(d.loop.status)
