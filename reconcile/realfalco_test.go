@@ -1,3 +1,5 @@
+//go:build realfalco
+
 package reconcile
 
 import (

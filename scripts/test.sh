@@ -33,20 +33,21 @@ if [ -n "$unformatted" ]; then
   echo "gofmt would change: $unformatted" >&2
   exit 1
 fi
-go vet ./...
-go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+# Build tags: realfalco marks the tests that run the real Falco builds
+# (RULEKEEPER_FALCO_DIR), lab those that run inside the containers below.
+go vet -tags realfalco,lab ./...
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags realfalco,lab ./...
 # Direct dependencies in their own require block, nothing missing or extra.
 if ! go mod tidy -diff; then
   echo "go.mod/go.sum are not tidy: run go mod tidy" >&2
   exit 1
 fi
 
-# Everything that runs on the host. The TestLab* tests need the containers
-# below and fail loudly outside them. The init-system tests run on their own:
-# they look for falco processes in /proc, and other packages' tests start
-# the stand-in falco.
-go test -count=1 -skip '^TestLab' $(go list ./... | grep -v '/agent/initsys$')
-go test -count=1 -skip '^TestLab' ./agent/initsys/
+# Everything that runs on the host, the real-Falco tier included. The
+# init-system tests run on their own: they look for falco processes in
+# /proc, and other packages' tests start real and stand-in Falcos.
+go test -count=1 -tags realfalco $(go list ./... | grep -v '/agent/initsys$')
+go test -count=1 -tags realfalco ./agent/initsys/
 # Each fuzz target a few seconds beyond its seed corpus (longer:
 # FUZZTIME=10m bash scripts/fuzz.sh).
 FUZZTIME=5s bash scripts/fuzz.sh
@@ -57,12 +58,12 @@ bash packaging/lab/systemd-lab.sh up
 trap 'bash packaging/lab/systemd-lab.sh down' EXIT
 GOTMPDIR=$(bash packaging/lab/systemd-lab.sh env)
 export GOTMPDIR
-go test -count=1 -exec "$PWD/packaging/lab/systemd-lab.sh exec" -run '^TestLab' -skip '^TestLabSysV' ./agent/initsys/
-go test -count=1 -exec "$PWD/packaging/lab/systemd-lab.sh sysv" -run '^TestLabSysV' ./agent/initsys/
+go test -count=1 -tags lab -exec "$PWD/packaging/lab/systemd-lab.sh exec" -run '^TestLab' -skip '^TestLabSysV' ./agent/initsys/
+go test -count=1 -tags lab -exec "$PWD/packaging/lab/systemd-lab.sh sysv" -run '^TestLabSysV' ./agent/initsys/
 # rulekeeper apply against Falco under the real systemd: reload, verify, roll back.
-go test -count=1 -exec "$PWD/packaging/lab/systemd-lab.sh exec" -run '^TestLab' ./agent/
+go test -count=1 -tags lab -exec "$PWD/packaging/lab/systemd-lab.sh exec" -run '^TestLab' ./agent/
 # The packages: install, upgrade, remove and purge on both init systems.
 go run ./packaging --out dist/packages --version 0.1.0
 go run ./packaging --out dist/packages --version 0.2.0
-go test -count=1 -exec "$PWD/packaging/lab/systemd-lab.sh exec" -run '^TestLabSystemd' ./packaging/
-go test -count=1 -exec "$PWD/packaging/lab/systemd-lab.sh sysv" -run '^TestLabSysV' ./packaging/
+go test -count=1 -tags lab -exec "$PWD/packaging/lab/systemd-lab.sh exec" -run '^TestLabSystemd' ./packaging/
+go test -count=1 -tags lab -exec "$PWD/packaging/lab/systemd-lab.sh sysv" -run '^TestLabSysV' ./packaging/

@@ -19,8 +19,8 @@
 # Example:
 #   bash packaging/lab/systemd-lab.sh up
 #   export GOTMPDIR=$(bash packaging/lab/systemd-lab.sh env)
-#   go test -exec "$PWD/packaging/lab/systemd-lab.sh exec" -run '^TestLabSystemd' ./agent/initsys/
-#   go test -exec "$PWD/packaging/lab/systemd-lab.sh sysv" -run '^TestLabSysV' ./agent/initsys/
+#   go test -tags lab -exec "$PWD/packaging/lab/systemd-lab.sh exec" -run '^TestLabSystemd' ./agent/initsys/
+#   go test -tags lab -exec "$PWD/packaging/lab/systemd-lab.sh sysv" -run '^TestLabSysV' ./agent/initsys/
 #   bash packaging/lab/systemd-lab.sh down
 #
 # Environment: RULEKEEPER_LAB_DIR (default /var/cache/rulekeeper-lab) holds the root (reused when
