@@ -419,7 +419,35 @@ func TestFalcoValidates(t *testing.T) {
 			}
 		})
 	}
-	// What Falco rejects is not written.
+	// Falco checks the planned content, not the files on disk: an output the
+	// policy lets through but Falco cannot load ("100%" then a space) is
+	// refused, over both strategies, and nothing is written.
+	for _, strategy := range []policy.Strategy{policy.InPlace, policy.Override} {
+		t.Run("planned content rejected/"+string(strategy), func(t *testing.T) {
+			t.Setenv("FALCO_STANDIN_VERSION", "0.32.1")
+			root := node032(t)
+			o := at(root, "0.32.1")
+			o.FalcoBinary = bin
+			d := exam(strategy)
+			d.Rules[0].Output.Prefix = "NEW SHELL!!! 100% sure"
+			before := snapshot(t, root)
+			_, err := Apply(mustPlan(t, d, o))
+			if err == nil {
+				t.Fatal("falco -V let through a planned output it cannot load")
+			}
+			want := "/etc/falco/falco_rules.yaml"
+			if strategy == policy.Override {
+				want = policy.DefaultOverrideFile
+			}
+			for _, w := range []string{"falco -V rejects", "nothing was written", want, "100% sure"} {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			sameTree(t, before, snapshot(t, root))
+		})
+	}
+	// What Falco rejects is not written, in a file the plan does not touch too.
 	t.Run("rejected", func(t *testing.T) {
 		t.Setenv("FALCO_STANDIN_VERSION", "0.32.1")
 		root := node032(t)
