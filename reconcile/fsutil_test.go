@@ -101,3 +101,36 @@ func noTemps(t testing.TB, root string) {
 		return nil
 	})
 }
+
+// heldOpen opens the node's files and returns a check that each path still
+// names the same file: nothing replaced it, not even with its own bytes.
+// The open descriptors keep the inodes from being reused, which would let
+// a file replaced and put back pass for untouched in a snapshot.
+func heldOpen(t testing.TB, root string, paths ...string) func() {
+	t.Helper()
+	var files []*os.File
+	for _, p := range paths {
+		f, err := os.Open(filepath.Join(root, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		files = append(files, f)
+	}
+	return func() {
+		t.Helper()
+		for i, f := range files {
+			held, err := f.Stat()
+			if err != nil {
+				t.Fatal(err)
+			}
+			now, err := os.Stat(filepath.Join(root, paths[i]))
+			if err != nil {
+				t.Fatalf("%s: %v", paths[i], err)
+			}
+			if !os.SameFile(held, now) {
+				t.Errorf("%s was replaced (inode %d, was %d)", paths[i], now.Sys().(*syscall.Stat_t).Ino, held.Sys().(*syscall.Stat_t).Ino)
+			}
+		}
+	}
+}

@@ -40,3 +40,40 @@ func TestKilledBeforeFilesWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The state is saved before any rules file changes: a state rulekeeper
+// cannot save stops the pass with every rules file as it was, not replaced
+// and put back, over both strategies. Here the state directory's path is
+// taken by a regular file after the plan was made.
+func TestStateSavedFirst(t *testing.T) {
+	for _, s := range []policy.Strategy{policy.InPlace, policy.Override} {
+		t.Run(string(s), func(t *testing.T) {
+			root := node032(t)
+			mustApply(t, exam(s), opts(root))
+			b := examWith(s, func(r *policy.Rule) { r.Output.Prefix = "SHELL B:" })
+			p := mustPlan(t, b, opts(root))
+			var files []string
+			for _, fc := range p.Files {
+				if fc.Action != Update {
+					t.Fatalf("plan:\n%s", p.Summary())
+				}
+				files = append(files, fc.Path)
+			}
+			if len(files) == 0 {
+				t.Fatal("nothing to write")
+			}
+			if err := os.RemoveAll(filepath.Join(root, "var/lib/rulekeeper")); err != nil {
+				t.Fatal(err)
+			}
+			writeNode(t, root, "/var/lib/rulekeeper", []byte("not a directory\n"))
+			before := snapshot(t, root)
+			untouched := heldOpen(t, root, files...)
+			_, err := Apply(p)
+			if err == nil || !strings.Contains(err.Error(), "saving state") {
+				t.Fatalf("want the pass stopped at saving the state, got %v", err)
+			}
+			untouched()
+			sameTree(t, before, snapshot(t, root))
+		})
+	}
+}
