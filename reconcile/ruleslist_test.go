@@ -70,6 +70,16 @@ func TestLastDefinitionWins(t *testing.T) {
 			want: rulesPath,
 		},
 		{
+			// Falco 0.32.1 loads it and lists the rule with the first
+			// entry's desc: the later one only switches it on.
+			name: "0.32.1: an entry without priority is not a definition",
+			root: node032,
+			files: map[string]string{
+				"/etc/falco/falco_rules.local.yaml": strings.Replace(redefined("local"), "  priority: NOTICE\n", "  enabled: true\n", 1),
+			},
+			want: rulesPath,
+		},
+		{
 			name: "0.44.1: override entry is not a definition",
 			root: node044,
 			files: map[string]string{
