@@ -82,11 +82,45 @@ func TestParsedRecorded(t *testing.T) {
 	if len(p.Files) != 1 || !strings.Contains(string(p.Files[0].New), "    OTHER!!! user_id=%user.uid") {
 		t.Fatalf("plan: %s", p.Diff())
 	}
+	// The recorded hash is what lets a pass cut the file and parse only the
+	// rule's item: bytes broken in another item, recorded as vouched for
+	// (a state written by hand, as a probe), take the quick cut and plan;
+	// without the record they are parsed whole and refused.
+	broken := strings.Replace(readNode(t, root, rulesPath), "- macro: open_write\n  condition: ", "- macro: open_write\n  condition: [unclosed ", 1)
+	writeNode(t, root, rulesPath, []byte(broken))
+	if _, err := MakePlan(exam(policy.InPlace), opts(root)); err == nil || !strings.Contains(err.Error(), "open_write") {
+		t.Fatalf("bytes never vouched for were not parsed whole: %v", err)
+	}
+	st.Parsed[rulesPath] = sum([]byte(broken))
+	if err := st.save(opts(root).StatePath()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := MakePlan(exam(policy.InPlace), opts(root)); err != nil {
+		t.Fatalf("bytes the state vouches for were parsed whole: %v", err)
+	}
 	// A byte changed far from the rule: no longer the recorded bytes, so
 	// the file is parsed whole and the break found.
-	writeNode(t, root, rulesPath, []byte(readNode(t, root, rulesPath)+"- rule: [unclosed\n"))
-	if _, err := MakePlan(exam(policy.InPlace), opts(root)); err == nil || !strings.Contains(err.Error(), rulesPath+":3202: did not find expected") {
+	writeNode(t, root, rulesPath, []byte(broken+"- rule: [unclosed\n"))
+	if _, err := MakePlan(exam(policy.InPlace), opts(root)); err == nil || !strings.Contains(err.Error(), rulesPath+":") {
 		t.Fatalf("error: %v", err)
+	}
+}
+
+// Only bytes whose quick cut a full parse proved are recorded: a file of
+// several documents is parsed whole on every pass.
+func TestParsedNotRecordedForSeveralDocuments(t *testing.T) {
+	root := node032(t)
+	writeNode(t, root, rulesPath, []byte("- list: x\n  items: []\n---\n"+readNode(t, root, rulesPath)))
+	mustApply(t, exam(policy.InPlace), opts(root))
+	st, err := LoadState(opts(root).StatePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, ok := st.Parsed[rulesPath]; ok {
+		t.Fatalf("the state vouches for the quick cut of a file of two documents: %s", h)
+	}
+	if !strings.Contains(readNode(t, root, rulesPath), "NEW SHELL!!!") {
+		t.Fatal("edit not in the file")
 	}
 }
 
@@ -161,6 +195,17 @@ func TestLaterEntryResetsRefused(t *testing.T) {
 			}
 		})
 	}
+	// A full definition after the enable-only entry is the one edited: the
+	// entry before it does not count.
+	t.Run("enable-only entry before a redefinition", func(t *testing.T) {
+		root := node032(t)
+		writeNode(t, root, localPath, []byte("- rule: Terminal shell in container\n  enabled: false\n"))
+		writeNode(t, root, "/etc/falco/rules.d/10-site.yaml", []byte(redefined("site")))
+		p := mustApply(t, examWith(policy.InPlace, func(r *policy.Rule) { r.Enabled = ptr(true) }), opts(root))
+		if len(p.Files) != 1 || p.Files[0].Path != "/etc/falco/rules.d/10-site.yaml" {
+			t.Fatalf("plan:\n%s", p.Summary())
+		}
+	})
 	// An enable-only entry does not stop an output edit, nor an override
 	// loaded after it.
 	root := node032(t)
