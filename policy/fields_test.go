@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -8,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -135,5 +138,72 @@ func TestKnownAgreesWithTheTable(t *testing.T) {
 				t.Errorf("%s: known(%q) = %v, the table says %v", c.Source, tok, got, want)
 			}
 		}
+	}
+}
+
+// The edges of the token grammar: a percent sign at the start or the end,
+// `%%` first, an empty `[]`, and each end of the name characters' ranges
+// with the byte just past it.
+func TestOutputTokenEdges(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		want []outputToken
+	}{
+		{"x%", nil},
+		{"%%user.uid", nil},
+		{"%evt.arg[]x", []outputToken{{"evt.arg", 0, 10}}},
+		{"%az.AZ_09", []outputToken{{"az.AZ_09", 0, 9}}},
+		{"%a`%z{%A@%Z[%0/%9:", []outputToken{{"a", 0, 2}, {"z", 3, 5}, {"A", 6, 8}, {"Z", 9, 11}, {"0", 12, 14}, {"9", 15, 17}}},
+	} {
+		if got := outputTokens(tc.s); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("outputTokens(%q) = %+v\nwant %+v", tc.s, got, tc.want)
+		}
+	}
+}
+
+// A diagnostic on a file's first line, at its first byte, in a file with no
+// line break at the end, carries that whole line as its snippet.
+func TestSnippetAtFileEdges(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "policy.hcl"), []byte(`bogus "x" {}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, diags := Load(dir)
+	if len(diags) == 0 || diags[0].Subject.Start.Byte != 0 {
+		t.Fatalf("want a diagnostic at the first byte: %v", diags)
+	}
+	var js bytes.Buffer
+	if err := WriteDiagnostics(&js, p.Files(), diags, true, 0); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Diagnostics []struct {
+			Snippet *struct {
+				Code                 string `json:"code"`
+				HighlightStartOffset int    `json:"highlight_start_offset"`
+			} `json:"snippet"`
+		} `json:"diagnostics"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Diagnostics) == 0 || doc.Diagnostics[0].Snippet == nil || doc.Diagnostics[0].Snippet.Code != `bogus "x" {}` {
+		t.Fatalf("snippet: %s", js.Bytes())
+	}
+}
+
+// An empty range (a point) still has its line as the snippet, and so has
+// a range that ends where the file does.
+func TestSnippetOfAPoint(t *testing.T) {
+	f := &hcl.File{Bytes: []byte("a\nbc\n")}
+	r := hcl.Range{Filename: "p.hcl", Start: hcl.Pos{Line: 2, Column: 2, Byte: 3}, End: hcl.Pos{Line: 2, Column: 2, Byte: 3}}
+	s := snippet(f, r)
+	if s == nil || s.Code != "bc" || s.HighlightStartOffset != 1 || s.HighlightEndOffset != 1 {
+		t.Fatalf("snippet = %+v", s)
+	}	// A range that ends at the file's last byte.
+	f = &hcl.File{Bytes: []byte("a\nbc")}
+	r = hcl.Range{Filename: "p.hcl", Start: hcl.Pos{Line: 2, Column: 1, Byte: 2}, End: hcl.Pos{Line: 2, Column: 3, Byte: 4}}
+	if s := snippet(f, r); s == nil || s.Code != "bc" {
+		t.Fatalf("snippet at the end = %+v", s)
 	}
 }
