@@ -200,7 +200,8 @@ func TestSnippetOfAPoint(t *testing.T) {
 	s := snippet(f, r)
 	if s == nil || s.Code != "bc" || s.HighlightStartOffset != 1 || s.HighlightEndOffset != 1 {
 		t.Fatalf("snippet = %+v", s)
-	} // A range that ends at the file's last byte.
+	}
+	// A range that ends at the file's last byte.
 	f = &hcl.File{Bytes: []byte("a\nbc")}
 	r = hcl.Range{Filename: "p.hcl", Start: hcl.Pos{Line: 2, Column: 1, Byte: 2}, End: hcl.Pos{Line: 2, Column: 3, Byte: 4}}
 	if s := snippet(f, r); s == nil || s.Code != "bc" {
