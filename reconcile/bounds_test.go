@@ -53,6 +53,15 @@ func TestRulesFileNotReadable(t *testing.T) {
 			want: []string{local + ": a block device, not a regular file"},
 		},
 		{
+			name: "one byte over the cap",
+			setup: func(t *testing.T, root string) {
+				if err := os.Truncate(filepath.Join(root, local), MaxRulesFileSize+1); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: []string{local + ": more than 16777216 bytes, over the 16 MiB rulekeeper reads of one rules file"},
+		},
+		{
 			name: "oversize file",
 			setup: func(t *testing.T, root string) {
 				if err := os.Truncate(filepath.Join(root, local), 20<<20); err != nil {
