@@ -66,8 +66,8 @@ func Apply(p *Plan) (*Result, error) {
 	// The state goes first: a state directory rulekeeper cannot write stops
 	// the pass before any rules file changes (Falco watching its files would
 	// otherwise load the new ones and the old ones again). A crash between
-	// the two leaves values that differ from the state's: the next pass
-	// takes them for drift and writes them again.
+	// the two is settled by the next pass, which takes each file for what
+	// it is (see Pending).
 	next := p.next
 	if len(p.Files) > 0 {
 		p.record(next)
