@@ -59,7 +59,7 @@ func TestRulesFileNotReadable(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			want: []string{local + ": more than 16777216 bytes, over the 16 MiB rulekeeper reads of one rules file"},
+			want: []string{local + ": more than 4194304 bytes, over the 4 MiB rulekeeper reads of one rules file"},
 		},
 		{
 			name: "oversize file",
