@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
 )
 
 // The grammar parseVersion implements by hand, as a regexp.
@@ -64,5 +67,35 @@ func TestControlCharacterEdges(t *testing.T) {
 				t.Fatalf("%s: refused %v, want %v: %v", tc.esc, got, tc.refused, diags)
 			}
 		})
+	}
+}
+
+// startswith and endswith, as in Terraform: a string starts and ends with
+// itself and with "", never with a longer string.
+func TestStartsEndsWith(t *testing.T) {
+	for _, tc := range []struct {
+		f       function.Function
+		s, p    string
+		want    bool
+		message string
+	}{
+		{startsWithFunc, "web", "web", true, "startswith itself"},
+		{startsWithFunc, "web", "", true, "startswith empty"},
+		{startsWithFunc, "we", "web", false, "startswith longer"},
+		{startsWithFunc, "web-1", "web", true, "startswith prefix"},
+		{startsWithFunc, "web-1", "eb", false, "startswith elsewhere"},
+		{endsWithFunc, "web", "web", true, "endswith itself"},
+		{endsWithFunc, "web", "", true, "endswith empty"},
+		{endsWithFunc, "eb", "web", false, "endswith longer"},
+		{endsWithFunc, "1-web", "web", true, "endswith suffix"},
+		{endsWithFunc, "1-web", "1-we", false, "endswith elsewhere"},
+	} {
+		got, err := tc.f.Call([]cty.Value{cty.StringVal(tc.s), cty.StringVal(tc.p)})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.message, err)
+		}
+		if got.True() != tc.want {
+			t.Errorf("%s (%q, %q) = %v, want %v", tc.message, tc.s, tc.p, got.True(), tc.want)
+		}
 	}
 }
