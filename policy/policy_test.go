@@ -178,3 +178,62 @@ func TestLoadErrors(t *testing.T) {
 		t.Errorf("directory without policy: %s", compact(diags))
 	}
 }
+
+// A rule block with an empty or blank name is refused at its label.
+func TestEmptyRuleName(t *testing.T) {
+	for _, name := range []string{"", "  "} {
+		dir := t.TempDir()
+		src := fmt.Sprintf("rule %q {\n  priority = \"NOTICE\"\n}\n", name)
+		if err := os.WriteFile(filepath.Join(dir, "policy.hcl"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, diags := Load(dir)
+		if !diags.HasErrors() || diags[0].Summary != "Empty rule name" || diags[0].Subject == nil || diags[0].Subject.Start.Line != 1 {
+			t.Errorf("rule %q: %v", name, diags)
+		}
+	}
+}
+
+// The JSON rendering counts errors and warnings apart.
+func TestDiagnosticCounts(t *testing.T) {
+	p, diags := Load(filepath.Join("testdata", "manages-nothing"))
+	_, more := p.Evaluate(UnknownNode(nil))
+	diags = append(diags, more...)
+	var errs, warns int
+	for _, d := range diags {
+		if d.Severity == hcl.DiagWarning {
+			warns++
+		} else {
+			errs++
+		}
+	}
+	if warns == 0 {
+		t.Fatalf("no warning in testdata/manages-nothing: %v", diags)
+	}
+	var js bytes.Buffer
+	if err := WriteDiagnostics(&js, p.Files(), diags, true, 0); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Errors   int `json:"error_count"`
+		Warnings int `json:"warning_count"`
+		Diags    []struct {
+			Severity string `json:"severity"`
+		} `json:"diagnostics"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Errors != errs || doc.Warnings != warns || len(doc.Diags) != errs+warns {
+		t.Fatalf("counts %d errors, %d warnings; want %d, %d:\n%s", doc.Errors, doc.Warnings, errs, warns, js.Bytes())
+	}
+	w := 0
+	for _, d := range doc.Diags {
+		if d.Severity == "warning" {
+			w++
+		}
+	}
+	if w != warns {
+		t.Fatalf("%d diagnostics marked warning, want %d", w, warns)
+	}
+}
