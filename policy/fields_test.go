@@ -208,3 +208,33 @@ func TestSnippetOfAPoint(t *testing.T) {
 		t.Fatalf("snippet at the end = %+v", s)
 	}
 }
+
+// A catalogue row's name is made of field characters only; anything else
+// is not a row.
+func TestFieldRow(t *testing.T) {
+	for _, tc := range []struct {
+		line, name string
+		ok         bool
+	}{
+		{"`user.uid` | UINT32 | the uid", "user.uid", true},
+		{"`evt.arg[0]` | CHARBUF | x", "", false},
+		{"`a b` | x", "", false},
+		{"`` | x", "", false},
+		{"`user.uid` UINT32", "", false},
+		{"user.uid | UINT32", "", false},
+	} {
+		if name, ok := fieldRow(tc.line); name != tc.name || ok != tc.ok {
+			t.Errorf("fieldRow(%q) = %q, %v; want %q, %v", tc.line, name, ok, tc.name, tc.ok)
+		}
+	}
+}
+
+// Of candidates equally close to a typo, the first is suggested.
+func TestDidYouMeanFirstOfEquals(t *testing.T) {
+	if got := didYouMean("ab", []string{"aa", "bb"}, "%s"); got != "Did you mean aa? " {
+		t.Fatalf("didYouMean = %q, want the first of the equally close candidates", got)
+	}
+	if got := didYouMean("zzzz", []string{"aa", "bb"}, "%s"); got != "" {
+		t.Fatalf("didYouMean = %q for no close candidate", got)
+	}
+}
