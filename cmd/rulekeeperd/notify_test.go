@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -12,11 +15,13 @@ import (
 	"time"
 
 	"github.com/rulekeeper/rulekeeper/internal/testkit/testbuild"
+	"github.com/rulekeeper/rulekeeper/internal/testkit/testwait"
 )
 
 // sd_notify as systemd's Type=notify sees it, on a real NOTIFY_SOCKET (a unixgram socket the test
 // listens on) against the built rulekeeperd: READY=1 once, only after the first pass wrote its
-// files; WATCHDOG=1 every half WATCHDOG_USEC; STOPPING=1 on SIGTERM, then exit 0.
+// files; WATCHDOG=1 every half WATCHDOG_USEC; a SIGHUP makes one pass; STOPPING=1 on SIGTERM, then
+// exit 0.
 func TestSdNotify(t *testing.T) {
 	rk := testbuild.Programs(t)
 	rkd := filepath.Join(filepath.Dir(rk), "rulekeeperd")
@@ -40,8 +45,15 @@ func TestSdNotify(t *testing.T) {
 	}
 	falco := filepath.Join(dir, "falco")
 	os.WriteFile(falco, []byte("#!/bin/sh\nsleep 1\nexec "+standin+" \"$@\"\n"), 0o755)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := "http://" + ln.Addr().String() + "/metrics"
+	ln.Close()
 	cfg := filepath.Join(dir, "agent.hcl")
-	os.WriteFile(cfg, []byte("policy_dir = \"policy\"\ninterval = \"1h\"\nfalco {\n  binary = \""+falco+"\"\n  reload = \"none\"\n}\nlog { format = \"json\" }\n"), 0o644)
+	os.WriteFile(cfg, []byte("policy_dir = \"policy\"\ninterval = \"1h\"\nfalco {\n  binary = \""+falco+"\"\n  reload = \"none\"\n}\n"+
+		"log { format = \"json\" }\nmetrics { listen = \""+strings.TrimSuffix(strings.TrimPrefix(metrics, "http://"), "/metrics")+"\" }\n"), 0o644)
 
 	sock := filepath.Join(dir, "notify")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
@@ -124,6 +136,19 @@ func TestSdNotify(t *testing.T) {
 		t.Fatal("WATCHDOG=1 before READY=1")
 	}
 
+	// SIGHUP asks for a pass now (the poll interval is an hour): exactly one.
+	before := scrapePasses(metrics)
+	time.Sleep(300 * time.Millisecond)
+	if now := scrapePasses(metrics); now != before || before < 1 {
+		t.Fatalf("passes_total moves without a trigger, or is unreadable: %d then %d", before, now)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	testwait.Eventually(t, 10*time.Second, "no pass after SIGHUP", func() bool { return scrapePasses(metrics) > before })
+	time.Sleep(300 * time.Millisecond)
+	if n := scrapePasses(metrics); n != before+1 {
+		t.Fatalf("%d passes after one SIGHUP, want 1", n-before)
+	}
+
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-done:
@@ -137,4 +162,24 @@ func TestSdNotify(t *testing.T) {
 	if n := len(got("READY=1")); n != 1 {
 		t.Fatalf("%d READY=1, want 1", n)
 	}
+}
+
+// scrapePasses reads rulekeeper_passes_total (all results) from /metrics; -1 when unreachable.
+func scrapePasses(url string) int64 {
+	resp, err := http.Get(url)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	var n float64
+	s := bufio.NewScanner(resp.Body)
+	for s.Scan() {
+		if rest, ok := strings.CutPrefix(s.Text(), "rulekeeper_passes_total{"); ok {
+			if i := strings.LastIndexByte(rest, ' '); i > 0 {
+				v, _ := strconv.ParseFloat(rest[i+1:], 64)
+				n += v
+			}
+		}
+	}
+	return int64(n)
 }
