@@ -48,6 +48,9 @@ rule "Terminal shell in container" {
 `)
 	d.Trigger()
 	ev := l.hook.wait(t, 30*time.Second, "rollback", nil)
+	if ev.Hostname != "node-1" { // the config's node { hostname }
+		t.Errorf("alert from host %q, want node-1", ev.Hostname)
+	}
 	if ev.Priority != "Critical" || !strings.Contains(ev.Output, "the previous files were put back") ||
 		!strings.Contains(ev.Output, "invalid formatting token fs.path.name") {
 		t.Fatalf("rollback alert: %s %q", ev.Priority, ev.Output)
@@ -55,10 +58,11 @@ rule "Terminal shell in container" {
 	if got := l.rules(); got != good {
 		t.Fatal("the rules file was not put back")
 	}
-	st, err := agent.ReadStatus(filepath.Join(l.root, "var/lib/rulekeeper"))
-	if err != nil || st == nil || st.LastError == nil || st.LastError.Kind != "rollback" {
-		t.Fatalf("status: want the rollback as its last error, got %+v (%v)", st, err)
-	}
+	// The status file is written after the alert is queued.
+	testwait.Eventually(t, 5*time.Second, "status does not show the rollback as its last error", func() bool {
+		st, err := agent.ReadStatus(filepath.Join(l.root, "var/lib/rulekeeper"))
+		return err == nil && st != nil && st.LastError != nil && st.LastError.Kind == "rollback"
+	})
 	if n := len(l.hook.events("rollback")); n != 1 {
 		t.Fatalf("%d rollback alerts, want 1", n)
 	}
