@@ -23,6 +23,12 @@ type sysvFalco struct {
 
 func installSysV(t testing.TB, version string, watch bool) sysvFalco {
 	t.Helper()
+	return installSysVScript(t, version, watch, false)
+}
+
+// installSysVScript is installSysV with, if withReload, an init script whose reload sends SIGHUP.
+func installSysVScript(t testing.TB, version string, watch, withReload bool) sysvFalco {
+	t.Helper()
 	needLab(t, "sysv")
 	t.Cleanup(func() {
 		if pid, err := readPidFile("/var/run/falco.pid"); err == nil && isFalco(pid) {
@@ -34,7 +40,11 @@ func installSysV(t testing.TB, version string, watch bool) sysvFalco {
 		falcoservice.Remove()
 	})
 	n := falcoservice.Install(t, falcoservice.Setup{Version: version, Watch: watch, Port: gitserve.FreePort(t)})
-	if err := os.WriteFile("/etc/init.d/falco", []byte(n.InitScript()), 0o755); err != nil {
+	script := n.InitScript()
+	if withReload {
+		script = n.InitScriptWithReload()
+	}
+	if err := os.WriteFile("/etc/init.d/falco", []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command("service", "falco", "start").CombinedOutput(); err != nil {
@@ -181,5 +191,32 @@ func TestLabSysVRealFalcoRollback(t *testing.T) {
 				t.Errorf("want one load of the old file, got %d; log:\n%s", n, readLog(falcoservice.LogFile))
 			}
 		})
+	}
+}
+
+// An init script with a reload: detection picks `service falco reload`, which sends the real
+// Falco 0.40.0 SIGHUP: one restart in process, the same pid, verified from its log (its own watch
+// is off: the write alone reloads nothing). A restart instead would show a new pid.
+func TestLabSysVScriptReload(t *testing.T) {
+	f := installSysVScript(t, "0.40.0", false, true)
+	r := mustDetect(t, f.options(), MethodSysV)
+	if a := r.(*sysvReloader).action; a != "reload" {
+		t.Fatalf("the init script has a reload, detection chose %s", a)
+	}
+	before := sysvPid(t)
+	time.Sleep(time.Second)
+	since := time.Now()
+	b, _ := os.ReadFile(f.rules)
+	writeFile(t, f.rules, string(b)+"\n# reloaded by the script\n")
+	if err := r.Reload(timeout(t, 20*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Verify(timeout(t, 20*time.Second), since); err != nil {
+		t.Fatalf("%v\nlog:\n%s", err, readLog(falcoservice.LogFile))
+	}
+	t.Logf("files written → verified: %s", time.Since(since).Round(time.Millisecond))
+	after := sysvPid(t)
+	if n, hup := loads(t, since); after != before || n != 1 || hup != 1 {
+		t.Fatalf("want one SIGHUP restart from the script's reload: pid %d → %d, %d loads, %d SIGHUP restarts; log:\n%s", before, after, n, hup, readLog(falcoservice.LogFile))
 	}
 }

@@ -1,4 +1,4 @@
-//go:build realfalco
+//go:build realfalco || lab
 
 package initsys
 
