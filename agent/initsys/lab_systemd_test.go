@@ -175,6 +175,10 @@ func TestLabSystemdRollback(t *testing.T) {
 	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "Could not load rules file") {
 		t.Fatalf("want a VerifyError with Falco's journal lines, got %v", err)
 	}
+	// The error's lines reach back before the write; this pass's refusal is in the journal since.
+	if j, _ := UnitLog(t.Context(), "falco.service", since); countText(j, "Could not load rules file") == 0 {
+		t.Fatalf("falco.service logged no refusal since the write:\n%s", journalTail("falco.service"))
+	}
 	t.Logf("alert would say: %v", err)
 
 	since = time.Now()
@@ -208,6 +212,9 @@ func TestLabSystemdSelfWatching(t *testing.T) {
 	since = f.change(t, invalidRule)
 	if err := r.Verify(timeout(t, 15*time.Second), since); err == nil || !strings.Contains(err.Error(), "hot restart failure") {
 		t.Fatalf("want a VerifyError after an invalid file, got %v", err)
+	}
+	if j, _ := UnitLog(t.Context(), "falco.service", since); countText(j, "hot restart failure") != 1 {
+		t.Fatalf("want one hot restart failure in the journal since the write:\n%s", journalTail("falco.service"))
 	}
 	if mainPID(t) != before {
 		t.Fatal("falco 0.40.0 should run on with its previous rules")
