@@ -59,7 +59,7 @@ func TestRulesFileNotReadable(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			want: []string{local + ": 20971520 bytes (20.0 MiB), over the 16 MiB rulekeeper reads of one rules file", "remove the file or split it"},
+			want: []string{local + ": 20971520 bytes (20.0 MiB), over the 4 MiB rulekeeper reads of one rules file", "remove the file or split it"},
 		},
 		{
 			name: "falco.yaml a symlink to /dev/zero",
