@@ -13,7 +13,7 @@ import (
 // The cases are the case labels and the lines around them of init scripts as they are shipped:
 // the Debian-style script Falco's packages had up to 0.27 (reload commented out, but named in a
 // commented usage line and a do_reload function), their RPM script (reload is a case of its own),
-// Debian's ssh, dbus, hwclock.sh and postgresql scripts, and the lab's own.
+// Debian's ssh, hwclock.sh and postgresql scripts, and the lab's own (with and without reload).
 func TestSysVDetectsReload(t *testing.T) {
 	for _, c := range []struct {
 		name   string
