@@ -30,6 +30,11 @@ func TestConfigMinimalDefaults(t *testing.T) {
 		c.Falco.Binary != "falco" || c.Log.Format != "text" {
 		t.Fatalf("defaults: %+v %+v", c, c.Source)
 	}
+	// README: /healthz tolerates a failed pass for 5 minutes after the last success.
+	if c.Metrics.HealthMaxAge != 5*time.Minute || c.Drift.Quiet != 30*time.Millisecond ||
+		c.Alert.WebhookRetries != 3 || c.Alert.WebhookTimeout != 5*time.Second {
+		t.Fatalf("defaults: metrics %+v, drift %+v, alert %+v", c.Metrics, c.Drift, c.Alert)
+	}
 }
 
 func TestConfigFull(t *testing.T) {
@@ -117,6 +122,11 @@ source { url = "https://git.example.com/p.git" }
 node { labels = ["a"] }
 `, []string{"2:17 Invalid value for labels"}},
 		{"syntax", "source {\n  url = \n}\n", []string{"2:9 Invalid expression"}},
+		{"intervals under 10 ms", "policy_dir = \"p\"\ninterval = \"5ms\"\n", []string{"2:12 Duration too short for interval"}},
+		{"source interval under 10 ms", "source {\n  url = \"https://git.example.com/p.git\"\n  interval = \"5ms\"\n}\n",
+			[]string{"3:14 Duration too short for interval"}},
+		{"verify without a keyring", "source {\n  url = \"https://git.example.com/p.git\"\n  verify {}\n}\n",
+			[]string{"3:3 Missing keyring"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := LoadConfig(writeConfig(t, tc.body))

@@ -427,7 +427,8 @@ func TestLabApplyRollsBack(t *testing.T) {
 
 	// Falco did try the new file, failed on it, and runs again with the old files only.
 	j := labJournal(t, start)
-	if labCount(j, "Loading rules from file "+labOverride) == 0 || labCount(j, "Could not load rules file "+labOverride) == 0 {
+	if labCount(j, "Loading rules from file "+labOverride) == 0 || labCount(j, "Could not load rules file "+labOverride) == 0 ||
+		labCount(j, "Rule must have properties 'condition', 'output', 'desc', and 'priority'") == 0 {
 		t.Fatalf("falco never tried %s:\n%s", labOverride, labJournalText(t, start))
 	}
 	labSameFiles(t, "after the rollback", orig)
@@ -512,7 +513,7 @@ func TestLabApplyRollsBackHotRestartFailure(t *testing.T) {
 	after := n.running("after the rollback")
 	j := labJournal(t, start)
 	hup, started := labRestarts(j)
-	if after != before || started != 0 || hup != 1 || labCount(j, "hot restart failure") != 1 {
+	if after != before || started != 0 || hup != 1 || labCount(j, "hot restart failure") != 1 || labCount(j, "proc.aargs") == 0 {
 		t.Fatalf("want falco never stopped (%+v → %+v), one refused restart and one restart onto the old files; got %d SIGHUP restarts, %d starts:\n%s",
 			before, after, hup, started, labJournalText(t, start))
 	}

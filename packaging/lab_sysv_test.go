@@ -37,8 +37,10 @@ func agentLog() string {
 	return string(b)
 }
 
-func agentPid() string {
-	b, _ := os.ReadFile("/run/rulekeeper.pid")
+func agentPid() string { return pidFile("/run/rulekeeper.pid") }
+
+func pidFile(p string) string {
+	b, _ := os.ReadFile(p)
 	return strings.TrimSpace(string(b))
 }
 
@@ -57,6 +59,10 @@ func TestLabSysVInstall(t *testing.T) {
 	// The exam's Falco, 0.32.1, with its default config (it watches its
 	// files), from an init script in the style of Falco's old packages.
 	n := installFalco(t, "0.32.1")
+	vendor, err := os.ReadFile("/etc/falco/falco_rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile("/etc/init.d/falco", []byte(n.InitScript()), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +106,32 @@ func TestLabSysVInstall(t *testing.T) {
 	exactlyOneRestart(t, "the agent's first pass and the polls after it", falcoLogLines(start))
 	if l := rcLinks(); len(l) == 0 {
 		t.Error("no rc.d links: the agent would not start at boot")
+	}
+
+	// Drift: the vendor's file put back by hand (replaced whole, as a
+	// package manager or an editor does), and the agent applies the policy
+	// again; Falco, still the same process, runs the repaired file.
+	falcoPid := pidFile("/var/run/falco.pid")
+	time.Sleep(time.Second) // Falco's log has times to the second
+	drifted := time.Now()
+	os.WriteFile("/etc/falco/.falco_rules.yaml.new", vendor, 0o644)
+	os.Rename("/etc/falco/.falco_rules.yaml.new", "/etc/falco/falco_rules.yaml")
+	if examApplied() == "" {
+		t.Fatal("the vendor's file carries the exam's text already")
+	}
+	eventually(t, 20*time.Second, "the agent undoes a hand edit", examApplied)
+	waitApplied(t, drifted)
+	time.Sleep(3 * time.Second)
+	if why := rulesLoaded(falcoLogLines(drifted)); why != "" {
+		t.Errorf("after the repair: %s\n%s", why, falcoLog())
+	}
+	// The hand edit restarts Falco (its own watch), and the repair once
+	// more unless it lands before that restart, which then takes both.
+	if hup, _ := falcoRestarts(falcoLogLines(drifted)); hup < 1 || hup > 2 {
+		t.Errorf("after the hand edit and its repair: want one or two restarts in process, got %d\n%s", hup, falcoLog())
+	}
+	if now := pidFile("/var/run/falco.pid"); now != falcoPid || now == "" {
+		t.Errorf("falco's pid went from %s to %s: restarted by its init script, not in process", falcoPid, now)
 	}
 
 	// Upgrade: the edited agent.hcl stays, the new binary runs.

@@ -61,6 +61,9 @@ type Daemon struct {
 	// coalesce into exactly one more pass.
 	kick   chan struct{}
 	passes atomic.Int64
+	// ready is closed when the first pass has ended (readyOnce).
+	ready     chan struct{}
+	readyOnce sync.Once
 	// beforePass, in tests, runs at the start of every pass.
 	beforePass func()
 
@@ -75,7 +78,7 @@ func New(cfg *agent.Config, o Options) (*Daemon, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Daemon{cfg: cfg, root: o.Root, log: log, kick: make(chan struct{}, 1)}
+	d := &Daemon{cfg: cfg, root: o.Root, log: log, kick: make(chan struct{}, 1), ready: make(chan struct{})}
 	d.stateDir = hostPath(o.Root, cfg.StateDir)
 	if err := os.MkdirAll(d.stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory %s: %w", cfg.StateDir, err)
@@ -161,6 +164,12 @@ func (d *Daemon) Trigger() {
 // Passes is how many passes have started.
 func (d *Daemon) Passes() int64 { return d.passes.Load() }
 
+// Ready is closed once the first pass has ended: its files written, Falco
+// reloaded and verified (or the pass failed and said why). systemd's
+// READY waits for it, so that a unit ordered after rulekeeper starts on
+// converged rule files.
+func (d *Daemon) Ready() <-chan struct{} { return d.ready }
+
 // Handler serves /metrics and /healthz.
 func (d *Daemon) Handler() http.Handler { return d.alerts.Handler() }
 
@@ -214,6 +223,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		d.readyOnce.Do(func() { close(d.ready) })
 		timer.Reset(wait)
 	}
 }

@@ -243,6 +243,7 @@ type hookEvent struct {
 	Output       string            `json:"output"`
 	Priority     string            `json:"priority"`
 	Rule         string            `json:"rule"`
+	Hostname     string            `json:"hostname"`
 	Time         time.Time         `json:"time"`
 	OutputFields map[string]string `json:"output_fields"`
 }

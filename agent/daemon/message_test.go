@@ -5,11 +5,13 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rulekeeper/rulekeeper/agent"
 	"github.com/rulekeeper/rulekeeper/internal/testkit/testwait"
 )
 
@@ -108,5 +110,19 @@ func TestUnmanagedEditByHash(t *testing.T) {
 	e := l.hook.wait(t, 5*time.Second, "tamper", func(e hookEvent) bool { return e.f("file") == site })
 	if e.f("diff") != "" || !strings.Contains(e.Output, "32 bytes before, 35 now, sha256 ") {
 		t.Fatalf("tamper alert: %s %+v", e.Output, e.OutputFields)
+	}
+}
+
+// A password written into the source URL is refused at start, and the refusal does not repeat it.
+func TestURLCredentialsNeverShown(t *testing.T) {
+	cfgFile := filepath.Join(t.TempDir(), "agent.hcl")
+	os.WriteFile(cfgFile, []byte("source {\n  url = \"http://rk:s3cret-pw@127.0.0.1:9/policy.git\"\n}\nfalco { binary = \"none\" }\n"), 0o644)
+	ld := agent.LoadConfig(cfgFile)
+	if ld.Config == nil {
+		t.Fatalf("config: %v", ld.Diags)
+	}
+	_, err := New(ld.Config, Options{Root: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "password_file") || strings.Contains(err.Error(), "s3cret-pw") {
+		t.Fatalf("want the URL refused without its password, got %v", err)
 	}
 }

@@ -188,3 +188,33 @@ func TestDetectErrors(t *testing.T) {
 		}
 	}
 }
+
+// A Falco whose metrics report the hashes of the files it runs is verified by them: while it runs
+// the previous files (here: no reload was sent), the verify does not pass, however long Falco has
+// been up and whatever /healthz says; once it loaded the new files, it does.
+func TestMetricsHashesMustMatch(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	n := newNode(t, fmt.Sprintf("watch_config_files: false\nwebserver:\n  enabled: true\n  listen_port: %d\n  prometheus_metrics_enabled: true\nmetrics:\n  enabled: true\n", port))
+	n.startDaemon(t)
+	o := n.options()
+	o.LogFile = "" // only the metrics can prove the load
+	r := mustDetect(t, o, MethodSignal)
+	since := time.Now()
+	writeFile(t, n.rules, goodRule+"\n# changed, not yet loaded\n")
+	err = r.Verify(timeout(t, 4*time.Second), since) // past metricsDelay and Settle
+	if err == nil || !strings.Contains(err.Error(), "falco metrics report") || !strings.Contains(err.Error(), "sha256") {
+		t.Fatalf("Falco runs the previous files: want the verify to fail on the metrics' hashes, got %v", err)
+	}
+	since = time.Now()
+	if err := r.Reload(timeout(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Verify(timeout(t, 10*time.Second), since); err != nil {
+		t.Fatalf("after the reload: %v", err)
+	}
+}

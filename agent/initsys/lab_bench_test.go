@@ -27,21 +27,27 @@ func BenchmarkLabSystemd(b *testing.B) {
 	}
 }
 
-// The real Falco under SysV: `service falco restart`, SIGHUP, and Falco's own file watch.
+// The real Falco under SysV: `service falco restart`, `service falco reload` (a script whose
+// reload sends SIGHUP), SIGHUP, and Falco's own file watch.
 func BenchmarkLabSysV(b *testing.B) {
 	needLab(b, "sysv")
 	for _, version := range []string{"0.32.1", "0.40.0"} {
 		for _, c := range []struct {
-			name  string
-			watch bool
-			force Method
-			want  Method
-		}{{"restart", false, "", MethodSysV}, {"signal", false, MethodSignal, MethodSignal}, {"watch", true, "", MethodWatch}} {
-			if version == "0.32.1" && c.name == "signal" {
+			name          string
+			watch, reload bool
+			force         Method
+			want          Method
+		}{
+			{"restart", false, false, "", MethodSysV},
+			{"reload", false, true, "", MethodSysV},
+			{"signal", false, false, MethodSignal, MethodSignal},
+			{"watch", true, false, "", MethodWatch},
+		} {
+			if version == "0.32.1" && (c.name == "signal" || c.name == "reload") {
 				continue // 0.32.1 with its watch off survives one SIGHUP only
 			}
 			b.Run(version+"-"+c.name, func(b *testing.B) {
-				f := installSysV(b, version, c.watch)
+				f := installSysVScript(b, version, c.watch, c.reload)
 				o := f.options()
 				o.Method = c.force
 				benchPass(b, o, f.rules, c.want)

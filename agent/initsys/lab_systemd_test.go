@@ -175,6 +175,10 @@ func TestLabSystemdRollback(t *testing.T) {
 	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "Could not load rules file") {
 		t.Fatalf("want a VerifyError with Falco's journal lines, got %v", err)
 	}
+	// The error's lines reach back before the write; this pass's refusal is in the journal since.
+	if j, _ := UnitLog(t.Context(), "falco.service", since); countText(j, "Could not load rules file") == 0 {
+		t.Fatalf("falco.service logged no refusal since the write:\n%s", journalTail("falco.service"))
+	}
 	t.Logf("alert would say: %v", err)
 
 	since = time.Now()
@@ -209,6 +213,9 @@ func TestLabSystemdSelfWatching(t *testing.T) {
 	if err := r.Verify(timeout(t, 15*time.Second), since); err == nil || !strings.Contains(err.Error(), "hot restart failure") {
 		t.Fatalf("want a VerifyError after an invalid file, got %v", err)
 	}
+	if j, _ := UnitLog(t.Context(), "falco.service", since); countText(j, "hot restart failure") != 1 {
+		t.Fatalf("want one hot restart failure in the journal since the write:\n%s", journalTail("falco.service"))
+	}
 	if mainPID(t) != before {
 		t.Fatal("falco 0.40.0 should run on with its previous rules")
 	}
@@ -228,4 +235,82 @@ func TestLabSystemdWithoutDBus(t *testing.T) {
 	if _, _, err := Detect(context.Background(), o); err == nil || !strings.Contains(err.Error(), "D-Bus") {
 		t.Fatalf("forced systemd without D-Bus: want an error naming D-Bus, got %v", err)
 	}
+}
+
+// Falco's packages from 0.34 run it as falco-modern-bpf.service, falco-kmod.service,
+// falco-bpf.service or falco-custom.service, each with Alias=falco.service (made when the unit is
+// enabled). The real Falco 0.40.0 runs as falco-modern-bpf.service, with the unit of 0.36+
+// (ExecReload): once enabled (falco.service names it) and once only started (no alias); either
+// way the unit is found under its own name and Falco hot-reloaded through it.
+func TestLabSystemdPackagedUnit(t *testing.T) {
+	for _, enable := range []bool{true, false} {
+		t.Run(map[bool]string{true: "enabled-alias", false: "started-only"}[enable], func(t *testing.T) {
+			const unit = "falco-modern-bpf.service"
+			needLab(t, "systemd")
+			t.Cleanup(func() {
+				exec.Command("systemctl", "disable", "--now", unit).Run()
+				exec.Command("systemctl", "reset-failed", unit).Run()
+				os.Remove("/etc/systemd/system/" + unit)
+				exec.Command("systemctl", "daemon-reload").Run()
+				falcoservice.Remove()
+			})
+			n := falcoservice.Install(t, falcoservice.Setup{Version: "0.40.0", Port: gitserve.FreePort(t)})
+			text := n.Unit(true, "StartLimitIntervalSec=0") + "[Install]\nWantedBy=multi-user.target\nAlias=falco.service\n"
+			if err := os.WriteFile("/etc/systemd/system/"+unit, []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			systemctl(t, "daemon-reload")
+			if enable {
+				systemctl(t, "enable", unit)
+			}
+			systemctl(t, "start", unit)
+			deadline := time.Now().Add(20 * time.Second)
+			for healthz(timeout(t, time.Second), n.Port) != nil {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s not healthy within 20 s:\n%s", unit, journalTail(unit))
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			time.Sleep(time.Second)
+			o := node{config: n.Config, pidFile: "/var/run/falco.pid"}.options()
+			o.MinGap = 2 * time.Second
+			r, why, err := Detect(t.Context(), o)
+			if err != nil || r.Method() != MethodSystemd || !strings.Contains(why, "systemd unit "+unit+" is active: reload") {
+				t.Fatalf("want the systemd method on %s by reload, got %v (%s), %v", unit, r, why, err)
+			}
+			before := unitMainPID(t, unit)
+			b, _ := os.ReadFile("/etc/falco/falco_rules.yaml")
+			since := time.Now()
+			writeFile(t, "/etc/falco/falco_rules.yaml", string(b)+"\n# packaged unit\n")
+			if err := r.Reload(timeout(t, 10*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Verify(timeout(t, 15*time.Second), since); err != nil {
+				t.Fatalf("%v\n%s", err, journalTail(unit))
+			}
+			ls, err := UnitLog(t.Context(), unit, since)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hup, started := countText(ls, "SIGHUP received, restarting"), countText(ls, "Started "+unit); unitMainPID(t, unit) != before || hup != 1 || started != 0 {
+				t.Fatalf("want one hot reload of %s (same pid %s, one SIGHUP restart, no start), got %d SIGHUP restarts, %d starts:\n%s", unit, before, hup, started, journalTail(unit))
+			}
+		})
+	}
+}
+
+func systemctl(t testing.TB, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("systemctl", args...).CombinedOutput(); err != nil {
+		t.Fatalf("systemctl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func unitMainPID(t testing.TB, unit string) string {
+	t.Helper()
+	out, err := exec.Command("systemctl", "show", "-p", "MainPID", "--value", unit).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
 }

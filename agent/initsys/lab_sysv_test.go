@@ -23,6 +23,12 @@ type sysvFalco struct {
 
 func installSysV(t testing.TB, version string, watch bool) sysvFalco {
 	t.Helper()
+	return installSysVScript(t, version, watch, false)
+}
+
+// installSysVScript is installSysV with, if withReload, an init script whose reload sends SIGHUP.
+func installSysVScript(t testing.TB, version string, watch, withReload bool) sysvFalco {
+	t.Helper()
 	needLab(t, "sysv")
 	t.Cleanup(func() {
 		if pid, err := readPidFile("/var/run/falco.pid"); err == nil && isFalco(pid) {
@@ -34,7 +40,11 @@ func installSysV(t testing.TB, version string, watch bool) sysvFalco {
 		falcoservice.Remove()
 	})
 	n := falcoservice.Install(t, falcoservice.Setup{Version: version, Watch: watch, Port: gitserve.FreePort(t)})
-	if err := os.WriteFile("/etc/init.d/falco", []byte(n.InitScript()), 0o755); err != nil {
+	script := n.InitScript()
+	if withReload {
+		script = n.InitScriptWithReload()
+	}
+	if err := os.WriteFile("/etc/init.d/falco", []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command("service", "falco", "start").CombinedOutput(); err != nil {
@@ -60,14 +70,7 @@ func (f sysvFalco) options() Options {
 // the restarts in process (SIGHUP, from a signal or its own file watch).
 func loads(t testing.TB, since time.Time) (loads, inProcess int) {
 	t.Helper()
-	logMarks.mu.Lock()
-	delete(logMarks.m, falcoservice.LogFile) // count every line since, whichever verification read it
-	logMarks.mu.Unlock()
-	ls, err := logFile{path: falcoservice.LogFile}.lines(t.Context(), since)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range ls {
+	for _, l := range logSince(t, since) {
 		switch {
 		case strings.Contains(l.Text, "Starting internal webserver") || strings.Contains(l.Text, "Starting health webserver"):
 			loads++
@@ -76,6 +79,28 @@ func loads(t testing.TB, since time.Time) (loads, inProcess int) {
 		}
 	}
 	return loads, inProcess
+}
+
+// logSince is every line of Falco's log since, whichever verification read it; the mark the
+// verifications keep is left as it was, for the next one.
+func logSince(t testing.TB, since time.Time) []LogLine {
+	t.Helper()
+	logMarks.mu.Lock()
+	m, marked := logMarks.m[falcoservice.LogFile]
+	delete(logMarks.m, falcoservice.LogFile)
+	logMarks.mu.Unlock()
+	defer func() {
+		if marked {
+			logMarks.mu.Lock()
+			logMarks.m[falcoservice.LogFile] = m
+			logMarks.mu.Unlock()
+		}
+	}()
+	ls, err := logFile{path: falcoservice.LogFile}.lines(t.Context(), since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ls
 }
 
 func sysvPid(t testing.TB) int {
@@ -143,6 +168,8 @@ func TestLabSysVRealFalcoRollback(t *testing.T) {
 		says    string
 	}{
 		{"0.32.1", false, MethodSysV, "Could not load rules file"},
+		// Its "hot restart failure" is an event output, held in its stdout buffer: the log file
+		// shows the trial load of the new file and no restart after it.
 		{"0.40.0", true, MethodWatch, "hot restart failure"},
 	} {
 		t.Run(c.version+"-"+string(c.want), func(t *testing.T) {
@@ -162,6 +189,15 @@ func TestLabSysVRealFalcoRollback(t *testing.T) {
 				t.Fatalf("want a VerifyError saying %q, got %v\nlog:\n%s", c.says, err, readLog(falcoservice.LogFile))
 			}
 			t.Logf("refused after %s: %v", time.Since(since).Round(time.Millisecond), ve.Reason)
+			// The error's lines reach back before the write; this refusal is in the log since.
+			ls := logSince(t, since)
+			refused := countText(ls, "Could not load rules file") > 0
+			if c.version == "0.40.0" {
+				refused = countText(ls, "Loading rules from:") > 0 && countText(ls, "SIGHUP received") == 0
+			}
+			if !refused {
+				t.Fatalf("falco's log since the write shows no refusal; log:\n%s", readLog(falcoservice.LogFile))
+			}
 
 			back := time.Now()
 			writeFile(t, f.rules, string(old))
@@ -181,5 +217,32 @@ func TestLabSysVRealFalcoRollback(t *testing.T) {
 				t.Errorf("want one load of the old file, got %d; log:\n%s", n, readLog(falcoservice.LogFile))
 			}
 		})
+	}
+}
+
+// An init script with a reload: detection picks `service falco reload`, which sends the real
+// Falco 0.40.0 SIGHUP: one restart in process, the same pid, verified from its log (its own watch
+// is off: the write alone reloads nothing). A restart instead would show a new pid.
+func TestLabSysVScriptReload(t *testing.T) {
+	f := installSysVScript(t, "0.40.0", false, true)
+	r := mustDetect(t, f.options(), MethodSysV)
+	if a := r.(*sysvReloader).action; a != "reload" {
+		t.Fatalf("the init script has a reload, detection chose %s", a)
+	}
+	before := sysvPid(t)
+	time.Sleep(time.Second)
+	since := time.Now()
+	b, _ := os.ReadFile(f.rules)
+	writeFile(t, f.rules, string(b)+"\n# reloaded by the script\n")
+	if err := r.Reload(timeout(t, 20*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Verify(timeout(t, 20*time.Second), since); err != nil {
+		t.Fatalf("%v\nlog:\n%s", err, readLog(falcoservice.LogFile))
+	}
+	t.Logf("files written → verified: %s", time.Since(since).Round(time.Millisecond))
+	after := sysvPid(t)
+	if n, hup := loads(t, since); after != before || n != 1 || hup != 1 {
+		t.Fatalf("want one SIGHUP restart from the script's reload: pid %d → %d, %d loads, %d SIGHUP restarts; log:\n%s", before, after, n, hup, readLog(falcoservice.LogFile))
 	}
 }

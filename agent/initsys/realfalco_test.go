@@ -1,4 +1,4 @@
-//go:build realfalco
+//go:build realfalco || lab
 
 package initsys
 
@@ -179,6 +179,12 @@ const invalidRule = "\n- rule: rulekeeper test\n  desc: d\n  condition: proc.nam
 // restarts counts `SIGHUP received, restarting` in what Falco logged since.
 func restarts(t *testing.T, n *realNode, since time.Time) int {
 	t.Helper()
+	return logCount(t, n, since, "SIGHUP received, restarting")
+}
+
+// logCount counts the lines of n's log since that contain text.
+func logCount(t *testing.T, n *realNode, since time.Time, text string) int {
+	t.Helper()
 	logMarks.mu.Lock()
 	delete(logMarks.m, n.log) // count every line since, whichever verification read it
 	logMarks.mu.Unlock()
@@ -186,13 +192,7 @@ func restarts(t *testing.T, n *realNode, since time.Time) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := 0
-	for _, l := range ls {
-		if strings.Contains(l.Text, "SIGHUP received, restarting") {
-			c++
-		}
-	}
-	return c
+	return countText(ls, text)
 }
 
 // Falco 0.40.0 restarts by itself when its rules change: the verify reads its log (a trial load,
@@ -226,6 +226,12 @@ func TestRealFalco040Watch(t *testing.T) {
 	// a trial load with no restart after it tells.
 	if took := time.Since(since); took > trialWait+3*time.Second {
 		t.Errorf("the refusal took %s to notice", took)
+	}
+	// Nor is a refusal answered by a reload another way (it would be refused again): one trial
+	// load, its own, and no second one from a SIGHUP (refused, it logs no "SIGHUP received").
+	time.Sleep(time.Second)
+	if c := logCount(t, n, since, "Loading rules from:"); c != 1 {
+		t.Fatalf("want the one trial load of Falco's own watch, got %d loads: a reload followed the refusal; log:\n%s", c, readLog(n.log))
 	}
 	if !alive(n.pid) || restarts(t, n, since) != 0 {
 		t.Fatalf("falco 0.40.0 should keep running its old rules, without a restart; log:\n%s", readLog(n.log))

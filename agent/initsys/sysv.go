@@ -17,8 +17,16 @@ type sysvReloader struct {
 	action string // "reload" where the script handles it, else "restart"
 }
 
-// reloadCase finds a `reload)` case label (not `force-reload)`) in an init script.
-var reloadCase = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)(^|[\s|(])reload\s*[)|]`) })
+// reloadCase finds a case label of an init script that has `reload` among its patterns
+// (`reload)`, `reload|force-reload)`, `stop|restart|reload)`): the label starts its line. Not a
+// `force-reload)` alone, nor a commented-out `#reload|force-reload)` or the `{start|stop|reload}`
+// of a usage message, as in the Debian-style script Falco's packages shipped, which has no reload.
+var reloadCase = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?m)^[ \t]*\(?[ \t]*(?:[^\s|)#(]+[ \t]*\|[ \t]*)*["']?reload["']?[ \t]*(?:\|[^\n)]*)?\)`)
+})
+
+// hasReload reports whether an init script handles `reload`.
+func hasReload(script []byte) bool { return reloadCase().Match(script) }
 
 func newSysV(o Options) (*sysvReloader, error) {
 	b, err := os.ReadFile(o.path(o.InitScript))
@@ -26,7 +34,7 @@ func newSysV(o Options) (*sysvReloader, error) {
 		return nil, fmt.Errorf("sysv: %w", err)
 	}
 	r := &sysvReloader{o: o, action: "restart"}
-	if reloadCase().Match(b) {
+	if hasReload(b) {
 		r.action = "reload"
 	}
 	return r, nil

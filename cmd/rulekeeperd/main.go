@@ -124,17 +124,13 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 }
 
 // notifySystemd speaks sd_notify when systemd started the agent with
-// Type=notify (a no-op otherwise): READY once the first pass is done, then
+// Type=notify (a no-op otherwise): READY once the first pass has ended, then
 // WATCHDOG at half the unit's WatchdogSec while the loop runs.
 func notifySystemd(ctx context.Context, d *daemon.Daemon) {
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for d.Passes() == 0 {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	select {
+	case <-ctx.Done():
+		return
+	case <-d.Ready():
 	}
 	sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
 	every, err := sddaemon.SdWatchdogEnabled(false)

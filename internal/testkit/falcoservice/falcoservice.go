@@ -24,9 +24,24 @@ var initScript string
 const LogFile = "/var/log/falco.log"
 
 // InitScript is /etc/init.d/falco running daemon with args in the foreground under
-// start-stop-daemon, which writes /var/run/falco.pid and sends the output to LogFile.
+// start-stop-daemon, which writes /var/run/falco.pid and sends the output to LogFile. Its reload
+// is commented out: `service falco reload` fails, restart is the way.
 func InitScript(daemon string, args ...string) string {
-	return strings.NewReplacer("@DAEMON@", daemon, "@ARGS@", strings.Join(args, " "), "@LOG@", LogFile).Replace(initScript)
+	return initScriptText(noReload, daemon, args)
+}
+
+// InitScriptWithReload is InitScript with a `reload)` that sends Falco SIGHUP.
+func InitScriptWithReload(daemon string, args ...string) string {
+	return initScriptText(sighupReload, daemon, args)
+}
+
+const (
+	noReload     = "  #reload|force-reload)\n  #  start-stop-daemon --stop --signal HUP --quiet --pidfile $PIDFILE --exec $DAEMON ;;"
+	sighupReload = "  reload)\n    start-stop-daemon --stop --signal HUP --quiet --pidfile $PIDFILE --exec $DAEMON ;;"
+)
+
+func initScriptText(reload, daemon string, args []string) string {
+	return strings.NewReplacer("@RELOAD@", reload, "@DAEMON@", daemon, "@ARGS@", strings.Join(args, " "), "@LOG@", LogFile).Replace(initScript)
 }
 
 // Setup is how a test wants its Falco.
@@ -129,6 +144,9 @@ func (n Node) Unit(execReload bool, extra ...string) string {
 
 // InitScript is the node's /etc/init.d/falco.
 func (n Node) InitScript() string { return InitScript(n.Bin, n.Args...) }
+
+// InitScriptWithReload is the node's /etc/init.d/falco with a reload that sends SIGHUP.
+func (n Node) InitScriptWithReload() string { return InitScriptWithReload(n.Bin, n.Args...) }
 
 func repoRoot(t testing.TB) string {
 	t.Helper()
