@@ -193,6 +193,12 @@ func (d *Daemon) failed(ctx context.Context, err error) {
 	if errors.Is(err, agent.ErrInvalidPolicy) {
 		return // told by refuse
 	}
+	if errors.Is(err, reconcile.ErrRefused) && d.loop.status.LastError != nil && d.loop.status.LastError.Kind == "rollback" {
+		// The change a rollback took back, asked for again (the rollback's
+		// own writes are a trigger): the rollback, told already, is the
+		// incident until the policy changes.
+		return
+	}
 	key := "error\x00" + err.Error()
 	if d.loop.problem == key {
 		return
