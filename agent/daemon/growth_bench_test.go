@@ -1,10 +1,8 @@
 package daemon
 
 import (
-	"bufio"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rulekeeper/rulekeeper/internal/testkit/scrape"
 
 	"github.com/rulekeeper/rulekeeper/internal/testkit/gitserve"
 	"github.com/rulekeeper/rulekeeper/internal/testkit/testbuild"
@@ -110,24 +110,7 @@ func BenchmarkPollGrowthRSS(b *testing.B) {
 }
 
 // scrapePasses reads rulekeeper_passes_total (all results) from /metrics; -1 when unreachable.
-func scrapePasses(url string) int64 {
-	resp, err := http.Get(url)
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	var n float64
-	s := bufio.NewScanner(resp.Body)
-	for s.Scan() {
-		if rest, ok := strings.CutPrefix(s.Text(), "rulekeeper_passes_total{"); ok {
-			if i := strings.LastIndexByte(rest, ' '); i > 0 {
-				v, _ := strconv.ParseFloat(rest[i+1:], 64)
-				n += v
-			}
-		}
-	}
-	return int64(n)
-}
+func scrapePasses(url string) int64 { return scrape.Sum(url, "rulekeeper_passes_total") }
 
 func rssMB(b *testing.B, pid int) float64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
