@@ -75,6 +75,11 @@ type FalcoConfig struct {
 	Binary string // for `falco -V` checks and the version; "none" turns them off
 	Config string // falco.yaml, for reloading
 	Reload string // how to reload Falco: auto, watch, systemd, sysv, signal, none
+	// LogFile is where Falco's log goes on a node without journald (an
+	// init script that sends Falco's output to a file): the verify reads it
+	// for the proof of a load, and for a refusal that leaves Falco running
+	// (0.40's hot restart failure). "" when there is none.
+	LogFile string
 }
 
 // AlertConfig says where alerts go besides the log.

@@ -56,7 +56,10 @@ node {
   hostname = "web-1"
   labels   = { env = "prod", team = "sec" }
 }
-falco { binary = "none" }
+falco {
+  binary   = "none"
+  log_file = "/var/log/falco.log"
+}
 alert {
   webhook_url = "http://127.0.0.1:2801/"
   tags        = ["fleet"]
@@ -72,7 +75,7 @@ log { format = "json" }
 		c.Source.Tag != "v3" || c.Interval != time.Minute || c.Splay != 10*time.Second ||
 		c.Drift.Mode != DriftAlert || c.Metrics.Listen != "127.0.0.1:9464" || c.StateDir != "/var/lib/rk" ||
 		c.Node.Labels["env"] != "prod" || c.Alert.Tags[0] != "fleet" || c.Log.Format != "json" ||
-		c.Source.Keyring != "/etc/rulekeeper/trusted.asc" {
+		c.Source.Keyring != "/etc/rulekeeper/trusted.asc" || c.Falco.LogFile != "/var/log/falco.log" {
 		t.Fatalf("decoded: %+v %+v", c, c.Source)
 	}
 }

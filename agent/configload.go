@@ -38,7 +38,7 @@ var blockSchemas = map[string]*hcl.BodySchema{
 	"drift":   {Attributes: attrs("mode", "quiet")},
 	"metrics": {Attributes: attrs("listen", "health_max_age")},
 	"node":    {Attributes: attrs("hostname", "labels")},
-	"falco":   {Attributes: attrs("binary", "config", "reload")},
+	"falco":   {Attributes: attrs("binary", "config", "reload", "log_file")},
 	"alert":   {Attributes: attrs("webhook_url", "webhook_headers", "webhook_retries", "webhook_timeout", "tags")},
 	"log":     {Attributes: attrs("format")},
 }
@@ -154,6 +154,7 @@ func (d *decoder) config(body hcl.Body) *Config {
 		a := d.block(b)
 		d.str(a, "binary", &cfg.Falco.Binary)
 		d.path(a, "config", &cfg.Falco.Config, true)
+		d.path(a, "log_file", &cfg.Falco.LogFile, true)
 		d.oneOf(a, "reload", &cfg.Falco.Reload, "auto", "watch", "systemd", "sysv", "signal", "none")
 	}
 	if b := blocks["alert"]; b != nil {

@@ -96,7 +96,7 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	if method == "auto" {
 		method = ""
 	}
-	r, why, err := initsys.Detect(ctx, initsys.Options{Root: *root, FalcoConfig: l.Config.Falco.Config, Method: initsys.Method(method), Logger: log})
+	r, why, err := initsys.Detect(ctx, initsys.Options{Root: *root, FalcoConfig: l.Config.Falco.Config, LogFile: l.Config.Falco.LogFile, Method: initsys.Method(method), Logger: log})
 	if ctx.Err() != nil {
 		log.Info("rulekeeper stopped before it started")
 		return 0
