@@ -195,6 +195,22 @@ func logCount(t *testing.T, n *realNode, since time.Time, text string) int {
 	return countText(ls, text)
 }
 
+// reloadOnce reloads and verifies a change written after since, and wants Falco to have
+// restarted exactly once for it.
+func reloadOnce(t *testing.T, n *realNode, r Reloader, since time.Time, what string) {
+	t.Helper()
+	if err := r.Reload(timeout(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Verify(timeout(t, 10*time.Second), since); err != nil {
+		t.Fatalf("%s: %v\nlog:\n%s", what, err, readLog(n.log))
+	}
+	t.Logf("%s: verified %s after the write", what, time.Since(since).Round(time.Millisecond))
+	if c := restarts(t, n, since); c != 1 {
+		t.Fatalf("%s: want exactly one restart, got %d; log:\n%s", what, c, readLog(n.log))
+	}
+}
+
 // Falco 0.40.0 restarts by itself when its rules change: the verify reads its log (a trial load,
 // SIGHUP received, the real load) and adds no reload of its own. An invalid change is refused
 // by Falco, which keeps running: the verify reports the hot restart failure at once.
@@ -203,16 +219,7 @@ func TestRealFalco040Watch(t *testing.T) {
 	r := mustDetect(t, n.options(), MethodWatch)
 	since := time.Now()
 	n.edit(t, "\n# changed\n")
-	if err := r.Reload(timeout(t, 5*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Verify(timeout(t, 10*time.Second), since); err != nil {
-		t.Fatalf("%v\nlog:\n%s", err, readLog(n.log))
-	}
-	t.Logf("verified %s after the write", time.Since(since).Round(time.Millisecond))
-	if c := restarts(t, n, since); c != 1 {
-		t.Fatalf("want exactly one restart, got %d; log:\n%s", c, readLog(n.log))
-	}
+	reloadOnce(t, n, r, since, "a valid change")
 
 	time.Sleep(time.Second)
 	since = time.Now()
@@ -242,15 +249,7 @@ func TestRealFalco040Watch(t *testing.T) {
 	// files, so the reloader goes through its fallback (SIGHUP): one restart, onto the old rules.
 	since = time.Now()
 	writeFile(t, n.rules, strings.TrimSuffix(readLog(n.rules), invalidRule))
-	if err := r.Reload(timeout(t, 5*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Verify(timeout(t, 10*time.Second), since); err != nil {
-		t.Fatalf("after the rollback: %v\nlog:\n%s", err, readLog(n.log))
-	}
-	if c := restarts(t, n, since); c != 1 {
-		t.Fatalf("want exactly one restart for the rollback, got %d; log:\n%s", c, readLog(n.log))
-	}
+	reloadOnce(t, n, r, since, "the rollback")
 }
 
 // Falco 0.32.1 reloads on SIGHUP; an invalid file makes it exit, which the verify reports with
@@ -262,16 +261,7 @@ func TestRealFalco032Signal(t *testing.T) {
 		r := mustDetect(t, n.options(), MethodSignal)
 		since := time.Now()
 		n.edit(t, "\n# changed\n")
-		if err := r.Reload(timeout(t, 5*time.Second)); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Verify(timeout(t, 10*time.Second), since); err != nil {
-			t.Fatalf("%v\nlog:\n%s", err, readLog(n.log))
-		}
-		t.Logf("verified %s after the write", time.Since(since).Round(time.Millisecond))
-		if c := restarts(t, n, since); c != 1 {
-			t.Fatalf("want exactly one restart, got %d; log:\n%s", c, readLog(n.log))
-		}
+		reloadOnce(t, n, r, since, "a valid change")
 	})
 	t.Run("invalid", func(t *testing.T) {
 		n := startRealNode(t, "0.32.1", false)
