@@ -48,7 +48,7 @@ func falcoConfigArgs(root, config string) ([]string, error) {
 			LibraryPath string `yaml:"library_path"`
 		} `yaml:"plugins"`
 	}
-	if err := yaml.Unmarshal(topLevelKeys(data, "config_files", "plugins"), &c); err != nil {
+	if err := unmarshal(topLevelKeys(data, "config_files", "plugins"), &c); err != nil {
 		return nil, fmt.Errorf("%s: %w (Falco could not read it either)", config, yamlError(err))
 	}
 	for i, n := range c.ConfigFiles {

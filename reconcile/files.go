@@ -11,8 +11,6 @@ import (
 	"slices"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/rulekeeper/rulekeeper/internal/atomicfile"
 	"github.com/rulekeeper/rulekeeper/internal/noderoot"
 	"github.com/rulekeeper/rulekeeper/internal/regfile"
@@ -43,8 +41,8 @@ func rulesList(root, config string) ([]string, error) {
 	}
 	// Parsing all of falco.yaml (65 KB in 0.44) costs more than the rest of
 	// a pass; only the rules keys matter, so only their blocks are parsed.
-	if err := yaml.Unmarshal(topLevelKeys(data, "rules_file", "rules_files"), &c); err != nil {
-		if err := yaml.Unmarshal(data, &c); err != nil {
+	if err := unmarshal(topLevelKeys(data, "rules_file", "rules_files"), &c); err != nil {
+		if err := unmarshal(data, &c); err != nil {
 			return nil, fmt.Errorf("%s: %w (fix the file, or name the rules files with rules_files in the policy's falco block)", config, yamlError(err))
 		}
 	}

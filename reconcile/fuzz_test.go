@@ -92,17 +92,29 @@ func policyText(s string) bool {
 }
 
 // outputsOut reads every document as values, with the output of every
-// entry of fuzzRule left out.
+// entry of fuzzRule left out. It reads NEL, LS and PS as text, as Falco does
+// (TestRealFalcoShapes/text-breaks.yaml).
 func outputsOut(data []byte) ([]any, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
+	readable, swapped, err := asFalcoReads(data)
+	if err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(readable))
 	var docs []any
 	for {
-		var v any
-		err := dec.Decode(&v)
+		var n yaml.Node
+		err := dec.Decode(&n)
 		if errors.Is(err, io.EOF) {
 			return docs, nil
 		}
 		if err != nil {
+			return nil, err
+		}
+		if swapped != nil {
+			unmask([]*yaml.Node{&n}, swapped)
+		}
+		var v any
+		if err := n.Decode(&v); err != nil {
 			return nil, err
 		}
 		if l, ok := v.([]any); ok {

@@ -305,7 +305,7 @@ func itemChanges(now string, a, b map[string]any, it item, r policy.Rule, drifte
 // readItem is an item as Falco reads it.
 func readItem(text string) (map[string]any, error) {
 	var items []map[string]any
-	if err := yaml.Unmarshal([]byte(text), &items); err != nil || len(items) != 1 {
+	if err := unmarshal([]byte(text), &items); err != nil || len(items) != 1 {
 		return nil, fmt.Errorf("does not parse: %v", err)
 	}
 	return items[0], nil

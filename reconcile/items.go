@@ -95,7 +95,7 @@ func (it *item) decodeName(data []byte) error {
 		return nil
 	}
 	var v map[string]any
-	if err := yaml.Unmarshal([]byte(it.kind+": "+raw), &v); err != nil {
+	if err := unmarshal([]byte(it.kind+": "+raw), &v); err != nil {
 		// A name spread over several lines, or something odd: ask the item.
 		root, perr := parseItem(data[it.start:it.end])
 		if perr != nil {

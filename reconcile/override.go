@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/rulekeeper/rulekeeper/policy"
 )
 
@@ -194,7 +192,7 @@ func trimTrailingComments(s string) string {
 // checkOwnFile parses the generated file and checks every rule is in it once.
 func checkOwnFile(out string, rules []policy.Rule) error {
 	var items []map[string]any
-	if err := yaml.Unmarshal([]byte(out), &items); err != nil {
+	if err := unmarshal([]byte(out), &items); err != nil {
 		return fmt.Errorf("the generated file is not valid YAML: %w", yamlError(err))
 	}
 	if len(items) != len(rules) {

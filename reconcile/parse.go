@@ -27,7 +27,11 @@ type parsed struct {
 // parseFile reads every document of a rules file with positions. A file that
 // is not valid YAML anywhere is refused, with the line of the problem.
 func parseFile(data []byte) (*parsed, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
+	readable, swapped, err := asFalcoReads(data)
+	if err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(readable))
 	var docs []*yaml.Node
 	for {
 		var d yaml.Node
@@ -39,6 +43,9 @@ func parseFile(data []byte) (*parsed, error) {
 			return nil, yamlError(err)
 		}
 		docs = append(docs, &d)
+	}
+	if swapped != nil {
+		unmask(docs, swapped)
 	}
 	starts := lineStarts(data)
 	pf := &parsed{aliased: map[*yaml.Node]bool{}}
@@ -88,7 +95,8 @@ func parseFile(data []byte) (*parsed, error) {
 			}
 		})
 	}
-	pf.simple = len(pf.aliased) == 0 && sameAsCut(data, pf.items)
+	// The quick cut parses each item alone, without the swap.
+	pf.simple = len(pf.aliased) == 0 && swapped == nil && sameAsCut(data, pf.items)
 	return pf, nil
 }
 

@@ -146,7 +146,7 @@ func (s scalar) render() string {
 // value's text.
 func (s scalar) holds(r string) bool {
 	var got map[string]any
-	if err := yaml.Unmarshal([]byte(strings.Repeat(" ", s.keyCol)+"k: "+r), &got); err != nil {
+	if err := unmarshal([]byte(strings.Repeat(" ", s.keyCol)+"k: "+r), &got); err != nil {
 		return false
 	}
 	v, ok := got["k"].(string)
@@ -185,7 +185,7 @@ func plainSafe(v string) bool {
 		return false
 	}
 	var got map[string]any
-	if err := yaml.Unmarshal([]byte("k: "+v), &got); err != nil {
+	if err := unmarshal([]byte("k: "+v), &got); err != nil {
 		return false
 	}
 	s, ok := got["k"].(string)

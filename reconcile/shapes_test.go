@@ -83,6 +83,7 @@ var shapeCases = []shapeCase{
 	{"aliases-elsewhere.yaml", localPath, "SHAPE-ALIASES shell=sh", false},
 	{"crlf-folded.yaml", localPath, "SHAPE-CRLF shell=sh user=root", true},
 	{"literal.yaml", localPath, "SHAPE-LITERAL shell=sh", false},
+	{"text-breaks.yaml", localPath, "SHAPE-BREAKS\u0085end shell=sh user=root", false},
 }
 
 // Every shape Falco 0.32.1 accepts gets the exam's edit in the definition
@@ -219,6 +220,30 @@ func TestRealFalcoShapes040(t *testing.T) {
 					t.Fatalf("Falco's alert:\n%s", alert)
 				}
 			})
+		}
+	}
+}
+
+// A file whose lines end in a bare carriage return (old Mac line ends) is
+// refused by Falco 0.32.1 and loaded by 0.40.0: the real Falcos disagree,
+// so rulekeeper refuses to edit it, names the file and line, and writes
+// nothing.
+func TestRealFalcoLoneCarriageReturn(t *testing.T) {
+	data := []byte("- rule: Other\r  desc: d\r  condition: evt.type=open\r  output: o\r  priority: NOTICE\r" +
+		"- rule: Terminal shell in container\r  desc: d\r  condition: evt.type=open\r  output: o\r  priority: NOTICE\r")
+	for version, want := range map[string]int{"0.32.1": 1, "0.40.0": 0} {
+		root := realfalco.Node(t, "testdata/falco", version)
+		writeNode(t, root, localPath, data)
+		_, stderr, code := realfalco.Run(t, realfalco.Binary(t, version), "-c", "testdata/falco/"+realfalco.Packages[version].Config, "-V", filepath.Join(root, localPath))
+		if (code != 0) != (want != 0) {
+			t.Fatalf("falco %s -V exited %d, want %s:\n%s", version, code, map[int]string{0: "Ok", 1: "a refusal"}[want], stderr)
+		}
+		_, err := MakePlan(exam(policy.InPlace), opts(root))
+		if err == nil || !strings.Contains(err.Error(), localPath+":1:") || !strings.Contains(err.Error(), "carriage return") {
+			t.Fatalf("plan on Falco %s: %v, want a refusal naming %s line 1", version, err, localPath)
+		}
+		if readNode(t, root, localPath) != string(data) {
+			t.Fatal("the refused file changed")
 		}
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // edit replaces text[start:end] with repl.
@@ -57,10 +55,10 @@ func checkItem(vendor string, vspans [][2]int, next string, nspans [][2]int, wan
 		return nil, nil, fmt.Errorf("the edit would change bytes outside the managed values")
 	}
 	var before, after []map[string]any
-	if err := yaml.Unmarshal([]byte(vendor), &before); err != nil {
+	if err := unmarshal([]byte(vendor), &before); err != nil {
 		return nil, nil, fmt.Errorf("the rule does not parse before the edit: %w", yamlError(err))
 	}
-	if err := yaml.Unmarshal([]byte(next), &after); err != nil {
+	if err := unmarshal([]byte(next), &after); err != nil {
 		return nil, nil, fmt.Errorf("the edited rule is not valid YAML: %w", yamlError(err))
 	}
 	if len(before) != 1 || len(after) != 1 {

@@ -16,7 +16,7 @@ import (
 // columns in the result are relative to the item's first line.
 func parseItem(text []byte) (*yaml.Node, error) {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(text, &doc); err != nil {
+	if err := unmarshal(text, &doc); err != nil {
 		return nil, yamlError(err)
 	}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.SequenceNode || len(doc.Content[0].Content) != 1 {
