@@ -39,7 +39,8 @@ type loopState struct {
 	fault         string
 	faultIncident *agent.Incident
 	status        agent.Status
-	written       []byte // status file as last written
+	written       []byte      // status file as last written
+	head          headRollout // the rollout of the head commit
 }
 
 // pass is the one path every trigger takes: fetch, converge, report. It
@@ -80,6 +81,16 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 	if commit != "" && commit == ls.refused || dir == "" {
 		dir, commit = d.good()
 	}
+	// A new head waits for the node's wave (and the gate): until then the
+	// pass runs the policy the node has.
+	if commit != "" && commit == rev.Commit && commit != ls.commit {
+		if hold, next := d.holdHead(ctx, rev); hold {
+			dir, commit = d.good()
+			if next > 0 {
+				wait = min(wait, next)
+			}
+		}
+	}
 	if dir == "" {
 		err := alert.WithKind("source", errors.New("no policy yet: the source has not delivered a commit"))
 		d.alerts.ObservePass("", time.Since(start), 0, err)
@@ -114,7 +125,10 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 		return wait
 	}
 	if err != nil {
-		d.failed(ctx, err)
+		if errors.Is(err, agent.ErrRolledBack) {
+			d.alerts.RolledBack(commit, true)
+		}
+		d.failed(ctx, err, commit)
 		// Edits that break the pass (a rules file that no longer parses)
 		// are still told, with their diff.
 		d.tellEdits(ctx, nil, edits, false, commit)
