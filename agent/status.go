@@ -58,9 +58,10 @@ type RolloutStatus struct {
 	Gate       *GateCheck `json:"gate,omitempty"`
 }
 
-// GateCheck is the last answer of the rollout's gate.
+// GateCheck is the last answer of the rollout's gate, asked on every poll
+// while the node's wave has come.
 type GateCheck struct {
-	Time      time.Time `json:"time"`
+	Time      time.Time `json:"time"`  // since when the gate gives this answer
 	Query     string    `json:"query"` // with the commit and wave put in
 	Value     *float64  `json:"value,omitempty"`
 	Threshold float64   `json:"threshold"`

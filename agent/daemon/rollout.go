@@ -69,6 +69,11 @@ func (d *Daemon) holdHead(ctx context.Context, rev source.Revision) (hold bool, 
 		st.State, st.Reason = rollout.StateApply, "no policy was applied on this node yet: it applies the head at once"
 	case dec.State == rollout.StateGate:
 		d.askGate(ctx, r.Gate, place, st)
+		// The same answer as the last poll's keeps its time: a gate that
+		// holds for hours does not rewrite the status file on every poll.
+		if old := ls.status.Rollout; old != nil && old.Gate != nil && sameAnswer(old.Gate, st.Gate) {
+			st.Gate.Time = old.Gate.Time
+		}
 	}
 	if st.State == rollout.StateApply {
 		st.State = "applied"
@@ -149,6 +154,11 @@ func (d *Daemon) tellRollout(ctx context.Context, st *agent.RolloutStatus, r *po
 		ev.Fields["note"] = st.Note
 	}
 	d.alerts.Emit(ctx, ev)
+}
+
+func sameAnswer(a, b *agent.GateCheck) bool {
+	return a.Query == b.Query && a.Error == b.Error && a.Threshold == b.Threshold &&
+		(a.Value == nil) == (b.Value == nil) && (a.Value == nil || *a.Value == *b.Value)
 }
 
 func joinNotes(notes ...string) string {
