@@ -56,11 +56,13 @@ func TestHashWaveIsFNV1a32(t *testing.T) {
 	if got, want := HashWave("a", 1000), int(uint32(0xe40c292c)%1000); got != want {
 		t.Fatalf("HashWave(a, 1000) = %d, want %d", got, want)
 	}
-	for i := range 100 {
-		h := fmt.Sprintf("host%d", i)
-		if HashWave(h, 7) != HashWave(h, 7) {
-			t.Fatal("not stable")
-		}
+	// And for a longer name, against the bytes hashed one by one.
+	h := uint32(0x811c9dc5)
+	for _, b := range []byte("web-7") {
+		h = (h ^ uint32(b)) * 0x01000193
+	}
+	if h != 1958196217 || HashWave("web-7", 3) != 1 {
+		t.Fatalf("FNV-1a 32 of web-7 = %d, HashWave = %d; want 1958196217 and 1", h, HashWave("web-7", 3))
 	}
 }
 
