@@ -141,7 +141,10 @@ func commitTime(t *testing.T, u *gitserve.Upstream) time.Time {
 // the next wave, which never writes it; the next good commit goes through
 // both waves, the second one no sooner than its delay after the commit.
 func TestRolloutGateHoldsWhatTheCanaryRolledBack(t *testing.T) {
-	const delay = 8 * time.Second
+	// The bad commit's own rollout block gives it a longer delay: the
+	// canary's rollback (a refused reload is known after 3 s) must be in
+	// Prometheus before the next wave asks, on a loaded machine too.
+	const delay, badDelay = 6 * time.Second, 20 * time.Second
 	u := gitserve.NewUpstream(t)
 	srv := gitserve.StartDaemon(t, u.Root)
 	canaryPort, restPort := gitserve.FreePort(t), gitserve.FreePort(t)
@@ -159,20 +162,20 @@ func TestRolloutGateHoldsWhatTheCanaryRolledBack(t *testing.T) {
 
 	// A commit Falco refuses: the canary applies it at once and rolls back.
 	bad := u.Commit("an output field this Falco does not know", map[string]string{
-		"policy.hcl": rolloutPolicy(t, prom.URL, "BAD SHELL!!! path=%fs.path.name", "0.44.1", delay)})
+		"policy.hcl": rolloutPolicy(t, prom.URL, "BAD SHELL!!! path=%fs.path.name", "0.44.1", badDelay)})
 	badTime := commitTime(t, u)
 	canary.hook.wait(t, 30*time.Second, "rollback", nil)
 	testwait.Eventually(t, 10*time.Second, "the canary's /metrics does not name the rolled-back commit", func() bool {
 		return strings.Contains(metricsText(t, canary.metrics), `rulekeeper_rollback_commit_info{commit="`+bad+`"} 1`)
 	})
 	// The next wave waits for its turn, then asks the gate, which holds.
-	testwait.Eventually(t, 3*delay, "the rest wave does not hold the bad commit by its gate", func() bool {
+	testwait.Eventually(t, 2*badDelay, "the rest wave does not hold the bad commit by its gate", func() bool {
 		r := rest.rollout()
 		return r != nil && r.Head == bad && r.State == "gate_held"
 	})
 	r := rest.rollout()
 	if r.Wave != 1 || r.WaveName != "rest" || r.PlacedBy != "label rulekeeper_wave=rest" || r.Gate == nil || r.Gate.Value == nil || *r.Gate.Value != 1 ||
-		!strings.Contains(r.Gate.Query, `commit="`+bad+`"`) || !r.ApplyAfter.Equal(badTime.Add(delay)) {
+		!strings.Contains(r.Gate.Query, `commit="`+bad+`"`) || !r.ApplyAfter.Equal(badTime.Add(badDelay)) {
 		t.Errorf("rest's rollout status: %+v gate %+v", r, r.Gate)
 	}
 	held := rest.hook.wait(t, 5*time.Second, "rollout", func(e hookEvent) bool { return e.f("state") == "gate_held" })
@@ -206,13 +209,14 @@ func TestRolloutGateHoldsWhatTheCanaryRolledBack(t *testing.T) {
 	goodTime := commitTime(t, u)
 	canary.waitApplied("FIXED SHELL!!!", good)
 	testwait.Eventually(t, 3*delay, "the rest wave did not apply the good commit", func() bool { return rest.has("FIXED SHELL!!!") })
-	if at := time.Now(); at.Before(goodTime.Add(delay)) {
+	testwait.Eventually(t, 5*time.Second, "rest's status", func() bool {
+		st := rest.status()
+		r := st.Rollout
+		return st.Commit == good && r != nil && r.Head == good && r.State == "applied" && r.Gate != nil && r.Gate.Value != nil && *r.Gate.Value == 0
+	})
+	if at := rest.status().AppliedAt; at.Before(goodTime.Add(delay)) {
 		t.Errorf("the rest wave applied the good commit at %v, before its wave came at %v", at, goodTime.Add(delay))
 	}
-	testwait.Eventually(t, 5*time.Second, "rest's status", func() bool {
-		r := rest.rollout()
-		return r != nil && r.Head == good && r.State == "applied" && r.Gate != nil && r.Gate.Value != nil && *r.Gate.Value == 0
-	})
 	if !strings.Contains(metricsText(t, rest.metrics), `rulekeeper_rollout_state{state="applied"} 1`) ||
 		strings.Contains(metricsText(t, rest.metrics), "rulekeeper_rollout_pending_info{") {
 		t.Errorf("rest's rollout metrics after applying:\n%s", grepLines(metricsText(t, rest.metrics), "rulekeeper_rollout"))
