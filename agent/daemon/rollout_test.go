@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -307,5 +308,79 @@ func TestRolloutTrailerNeedsVerification(t *testing.T) {
 	}
 	if !plain.has("NEW SHELL!!!") || !verified.has("URGENT SHELL!!!") {
 		t.Error("a node left the commit it ran while it waits")
+	}
+}
+
+// A gate that cannot be asked holds the commit (on_error "hold", the
+// default) and the status says why; with on_error "proceed" the node
+// applies it, and says that too.
+func TestRolloutGateUnreachable(t *testing.T) {
+	u := gitserve.NewUpstream(t)
+	srv := gitserve.StartDaemon(t, u.Root)
+	down := "http://127.0.0.1:" + strconv.Itoa(gitserve.FreePort(t)) // nothing listens there
+	policy := func(prefix, onError string) string {
+		return examPolicy(t, prefix) + fmt.Sprintf(`
+rollout {
+  waves = 2
+  delay = "1s"
+  gate {
+    prometheus = %q
+    query      = "up"
+    threshold  = 0
+    timeout    = "2s"%s
+  }
+}
+`, down, onError)
+	}
+	c0 := u.Commit("first", map[string]string{"policy.hcl": policy("NEW SHELL!!!", "")})
+	n := startFleetNode(t, "rest-1", srv.URL("policy.git"), fleetOpts{labels: `rulekeeper_wave = "1"`})
+	n.waitApplied("NEW SHELL!!!", c0)
+
+	held := u.Commit("held", map[string]string{"policy.hcl": policy("HELD SHELL!!!", "")})
+	testwait.Eventually(t, 15*time.Second, "the node does not hold the commit for its unreachable gate", func() bool {
+		r := n.rollout()
+		return r != nil && r.Head == held && r.State == "gate_error"
+	})
+	r := n.rollout()
+	if r.Gate == nil || !strings.Contains(r.Gate.Error, down) || !strings.Contains(r.Reason, `on_error "hold"`) {
+		t.Errorf("status: %+v gate %+v", r, r.Gate)
+	}
+	ev := n.hook.wait(t, 5*time.Second, "rollout", func(e hookEvent) bool { return e.f("state") == "gate_error" })
+	if ev.Priority != "Warning" {
+		t.Errorf("alert priority %s", ev.Priority)
+	}
+	if n.has("HELD SHELL!!!") {
+		t.Fatal("applied a commit its gate could not clear")
+	}
+
+	through := u.Commit("proceed", map[string]string{"policy.hcl": policy("THROUGH SHELL!!!", "\n    on_error   = \"proceed\"")})
+	n.waitApplied("THROUGH SHELL!!!", through)
+	if r := n.rollout(); r.State != "applied" || !strings.Contains(r.Reason, `on_error is "proceed"`) || r.Gate == nil || r.Gate.Error == "" {
+		t.Errorf("status after proceeding: %+v", r)
+	}
+}
+
+// The last rolled-back commit stays in /metrics across a restart of the
+// agent, for the gates of the other nodes to read.
+func TestRolledBackCommitKeptAcrossRestart(t *testing.T) {
+	l := newLab(t, labOpts{local: true, interval: "1h", extra: "metrics { listen = \"127.0.0.1:0\" }\n"})
+	state := filepath.Join(l.root, "var/lib/rulekeeper")
+	st := &agent.Status{Source: l.repo, Mode: "restore",
+		LastError: &agent.Incident{Time: time.Now().UTC(), Kind: "rollback", Commit: "0123456789abcdef0123456789abcdef01234567", Message: "rolled back"}}
+	if err := st.Write(state); err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(l.config(), Options{Root: l.root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.lock.Close()
+	defer d.watcher.Close()
+	rec := httptest.NewRecorder()
+	d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	if !strings.Contains(body, `rulekeeper_rollback_commit_info{commit="0123456789abcdef0123456789abcdef01234567"} 1`) ||
+		!strings.Contains(body, "rulekeeper_rollbacks_total 0") {
+		t.Errorf("/metrics after a restart:\n%s", grepLines(body, "rollback"))
 	}
 }
