@@ -40,6 +40,10 @@ type loopState struct {
 	faultIncident *agent.Incident
 	status        agent.Status
 	written       []byte // status file as last written
+
+	// converged says the last pass that looked at the files left them as
+	// the policy says (rulekeeper_converged).
+	converged bool
 }
 
 // pass is the one path every trigger takes: fetch, converge, report. It
@@ -52,6 +56,7 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 	start := time.Now()
 	ls := &d.loop
 	wait := d.nextPoll()
+	defer func() { d.alerts.ObserveNode(ls.converged, ls.status.Commit, ls.status.CommitTime) }()
 
 	rev, changed, serr := d.sync(ctx)
 	if ctx.Err() != nil {
@@ -81,6 +86,7 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 		dir, commit = d.good()
 	}
 	if dir == "" {
+		ls.converged = false
 		err := alert.WithKind("source", errors.New("no policy yet: the source has not delivered a commit"))
 		d.alerts.ObservePass("", time.Since(start), 0, err)
 		return wait
@@ -114,6 +120,7 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 		return wait
 	}
 	if err != nil {
+		ls.converged = false
 		d.failed(ctx, err)
 		// Edits that break the pass (a rules file that no longer parses)
 		// are still told, with their diff.
@@ -169,6 +176,9 @@ func (d *Daemon) converge(ctx context.Context, dir, commit string, edited bool) 
 	}
 	in.Apply = true
 	out, err := agent.Converge(ctx, in)
+	if out != nil && out.Reload != nil {
+		d.alerts.ObserveReload(string(out.Reload.Method), out.Reload.Took, out.Reload.RolledBack)
+	}
 	return out, err == nil, err
 }
 
@@ -242,6 +252,7 @@ func (d *Daemon) converged(ctx context.Context, out *agent.Outcome, applied bool
 		}
 		ls.reported = nil
 		ls.commit = commit
+		ls.converged = true
 		ls.full = time.Now()
 		ls.status.ConvergedAt = ls.full.UTC()
 		ls.status.LastError = nil
@@ -260,6 +271,7 @@ func (d *Daemon) converged(ctx context.Context, out *agent.Outcome, applied bool
 			}
 		}
 	} else {
+		ls.converged = false // drift mode alert left drift in place
 		if len(fresh) > 0 && len(p.Files) > 0 {
 			d.log.Warn("drift mode alert: the rule files are left as they are; put them back or switch drift mode to restore", "files", len(p.Files))
 		}
