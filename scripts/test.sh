@@ -9,11 +9,12 @@ export DEBIAN_FRONTEND=noninteractive
 # git: test repositories, git daemon, git http-backend; openssh-server: sshd
 # for the SSH source tests; diffutils: diff(1) in the surgical-edit tests;
 # systemd: journald and systemd-analyze; util-linux, procps: the lab; dpkg,
-# lintian, rpm: inspecting the built packages.
+# lintian, rpm: inspecting the built packages; prometheus: promtool, which
+# checks and unit-tests the alert rules.
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   git openssh-server diffutils systemd util-linux procps ca-certificates \
-  dpkg lintian rpm >/dev/null
+  dpkg lintian rpm prometheus >/dev/null
 
 # The real Falco builds (0.32.1, 0.40.0, 0.44.1) the real-Falco tier runs,
 # and the Debian packages they link against. Any folder laid out the same
