@@ -73,6 +73,10 @@ func TestFleetMetricsDriftLeftInPlace(t *testing.T) {
 	l.writeRules("rename", replaceOnce(t, want, "NEW SHELL!!!", "OLD SHELL"))
 	m.wait(t, "rulekeeper_drift_events_total", []string{"restored", "false"}, 1)
 	m.wait(t, "rulekeeper_converged", nil, 0)
+	// A new commit meanwhile is not applied over the drift: the node
+	// stays on the commit it converged to.
+	head := l.git("rev-parse", "HEAD")
+	next := l.commit("note.hcl", "# a comment\n")
 	time.Sleep(500 * time.Millisecond) // five polls: still off the policy, still one event
 	if got := m.value(t, "rulekeeper_converged"); got != 0 {
 		t.Fatalf("converged = %v with the drift still there, want 0", got)
@@ -80,9 +84,15 @@ func TestFleetMetricsDriftLeftInPlace(t *testing.T) {
 	if got := m.value(t, "rulekeeper_drift_events_total", "restored", "false"); got != 1 {
 		t.Fatalf("drift events = %v after five polls, want 1", got)
 	}
+	if _, ok := m.find("rulekeeper_applied_commit_info", []string{"commit", next}); ok {
+		t.Fatal("the commit planned over the drift is exposed as applied")
+	}
+	m.value(t, "rulekeeper_applied_commit_info", "commit", head)
+	m.value(t, "rulekeeper_applied_commit_timestamp_seconds", "commit", head)
 
 	l.writeRules("rename", want)
 	m.wait(t, "rulekeeper_converged", nil, 1)
+	m.wait(t, "rulekeeper_applied_commit_info", []string{"commit", next}, 1)
 	if got := m.value(t, "rulekeeper_drift_events_total", "restored", "true"); got != 0 {
 		t.Fatalf("drift restored = %v in mode alert, want 0", got)
 	}

@@ -147,7 +147,9 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 		n += len(fc.Changes)
 	}
 	if !applied {
-		n = 0
+		// Drift mode alert left the files: the node stays on the commit
+		// it last converged to, whatever commit this pass planned.
+		n, commit = 0, ls.commit
 	}
 	d.alerts.ObservePass(commit, time.Since(start), n, nil)
 	return wait
