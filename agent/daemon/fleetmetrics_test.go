@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/rulekeeper/rulekeeper/agent"
+	"github.com/rulekeeper/rulekeeper/agent/alert"
 	"github.com/rulekeeper/rulekeeper/agent/initsys"
 	"github.com/rulekeeper/rulekeeper/internal/testkit/testwait"
 )
@@ -147,6 +149,16 @@ rule "Terminal shell in container" {
 	}
 	if sum := m.sum(t, "rulekeeper_reload_duration_seconds"); sum < 0.3 {
 		t.Fatalf("reloads took %vs in all, less than the stand-in's settle time", sum)
+	}
+}
+
+// The method label's fixed set is the agent's reload methods: none is
+// counted as "other".
+func TestReloadMethodLabels(t *testing.T) {
+	for _, m := range []initsys.Method{initsys.MethodWatch, initsys.MethodSystemd, initsys.MethodSysV, initsys.MethodSignal} {
+		if !slices.Contains(alert.ReloadMethods, string(m)) {
+			t.Errorf("reload method %q is not a value of rulekeeper_reload_duration_seconds{method}", m)
+		}
 	}
 }
 
