@@ -16,6 +16,9 @@ type Reload struct {
 	Verified   bool           `json:"verified"`
 	RolledBack bool           `json:"rolled_back,omitempty"`
 	Error      string         `json:"error,omitempty"`
+	// Took is how long Falco was being reloaded and checked, a rollback's
+	// reload included: the time its rules may not be the ones on disk.
+	Took time.Duration `json:"-"`
 }
 
 // ErrRolledBack means Falco did not come back with the new files: they were
@@ -29,7 +32,9 @@ var ErrVerifyAbandoned = errors.New("stopped while verifying that Falco loaded t
 // reload makes Falco load what the pass wrote and checks it did; if not, it
 // puts back the previous files, reloads again and verifies again.
 func reload(ctx context.Context, r initsys.Reloader, plan *reconcile.Plan, written time.Time) (*Reload, error) {
+	start := time.Now()
 	out := &Reload{Method: r.Method()}
+	defer func() { out.Took = time.Since(start) }()
 	err := reloadVerify(ctx, r, written)
 	if err == nil {
 		out.Verified = true

@@ -23,6 +23,8 @@ var wantDeb = map[string]string{
 	"./usr/share/doc/rulekeeper/changelog.gz":  "-rw-r--r--",
 	"./usr/share/man/man1/rulekeeper.1.gz":     "-rw-r--r--",
 	"./usr/share/lintian/overrides/rulekeeper": "-rw-r--r--",
+
+	"./usr/share/rulekeeper/prometheus/rulekeeper-alerts.yaml": "-rw-r--r--",
 }
 
 var wantRPM = map[string]string{
@@ -33,6 +35,8 @@ var wantRPM = map[string]string{
 	"/etc/rulekeeper/agent.hcl":                  "-rw-r--r--",
 	"/var/lib/rulekeeper":                        "drwx------",
 	"/usr/share/man/man1/rulekeeper.1.gz":        "-rw-r--r--",
+
+	"/usr/share/rulekeeper/prometheus/rulekeeper-alerts.yaml": "-rw-r--r--",
 }
 
 func TestDebContents(t *testing.T) {
@@ -79,6 +83,8 @@ func TestDebBinaryVersion(t *testing.T) {
 		"lib/systemd/system/rulekeeper.service": "files/rulekeeper.service",
 		"etc/init.d/rulekeeper":                 "files/rulekeeper.init",
 		"etc/rulekeeper/agent.hcl":              "files/agent.hcl",
+
+		"usr/share/rulekeeper/prometheus/rulekeeper-alerts.yaml": "prometheus/rulekeeper-alerts.yaml",
 	} {
 		a, _ := os.ReadFile(filepath.Join(dir, pkgPath))
 		b, _ := os.ReadFile(src)

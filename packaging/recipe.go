@@ -104,6 +104,8 @@ func (r recipe) info(format, man, man8, changelog string) *nfpm.Info {
 		file(man, "/usr/share/man/man1/rulekeeper.1.gz", 0o644),
 		file(man8, "/usr/share/man/man8/rulekeeperd.8.gz", 0o644),
 		file(src("files/copyright"), "/usr/share/doc/rulekeeper/copyright", 0o644),
+		// For the fleet's Prometheus to load (rule_files); README.md, "Observing a fleet".
+		file(src("prometheus/rulekeeper-alerts.yaml"), "/usr/share/rulekeeper/prometheus/rulekeeper-alerts.yaml", 0o644),
 	}
 	switch format {
 	case "deb":

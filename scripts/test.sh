@@ -9,8 +9,9 @@ export DEBIAN_FRONTEND=noninteractive
 # git: test repositories, git daemon, git http-backend; openssh-server: sshd
 # for the SSH source tests; diffutils: diff(1) in the surgical-edit tests;
 # systemd: journald and systemd-analyze; util-linux, procps: the lab; dpkg,
-# lintian, rpm: inspecting the built packages; prometheus: the rollout gate's
-# tests scrape the agents with a real one.
+# lintian, rpm: inspecting the built packages; prometheus: promtool checks and
+# unit-tests the alert rules, and the rollout gate's tests scrape the agents
+# with a real Prometheus.
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   git openssh-server diffutils systemd util-linux procps ca-certificates \

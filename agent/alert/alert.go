@@ -21,7 +21,7 @@ type Kind string
 
 const (
 	Applied  Kind = "applied"  // a pass changed files on the node
-	Drift    Kind = "drift"    // a value the policy manages was changed outside rulekeeper
+	Drift    Kind = "drift"    // a value the policy manages was changed outside rulekeeper; Fields["restored"] "false": left in place
 	Tamper   Kind = "tamper"   // a rule file changed elsewhere, not by rulekeeper
 	Refused  Kind = "refused"  // a commit or policy was not applied (bad signature, invalid policy)
 	Rollback Kind = "rollback" // Falco did not come back after a reload; the previous files were restored
@@ -70,6 +70,7 @@ type Config struct {
 	WebhookTimeout time.Duration     // per attempt; default 5s
 	WebhookBackoff time.Duration     // first retry delay, doubled each retry up to 30s; default 500ms
 	Hostname       string            // default os.Hostname()
+	Version        string            // rulekeeper's version, for rulekeeper_build_info; default "unknown"
 	Tags           []string          // added to every webhook payload's tags
 
 	// Metrics serves /metrics from Handler; the metrics are kept either way.
@@ -85,6 +86,7 @@ type Alerter struct {
 	log     *slog.Logger
 	reg     *prometheus.Registry
 	m       *metrics
+	n       *nodeMetrics
 	hook    *webhook // nil without a webhook
 	now     func() time.Time
 	started time.Time
@@ -109,6 +111,7 @@ func New(cfg Config, log *slog.Logger, reg *prometheus.Registry) *Alerter {
 		cfg.HealthMaxAge = 5 * time.Minute
 	}
 	a := &Alerter{cfg: cfg, log: log, reg: reg, m: newMetrics(reg), now: time.Now}
+	a.n = newNodeMetrics(reg, cfg.Version)
 	a.started = a.now()
 	if cfg.WebhookURL != "" {
 		a.hook = newWebhook(cfg, log, a.m)
@@ -134,7 +137,7 @@ func (a *Alerter) Emit(ctx context.Context, e Event) {
 	a.log.LogAttrs(ctx, slogLevel(e.Priority), e.Message, eventAttrs(e)...)
 	switch e.Kind {
 	case Drift:
-		a.m.drift.Inc()
+		a.m.drift.WithLabelValues(restored(e)).Inc()
 	case Tamper:
 		a.m.tamper.Inc()
 	}

@@ -15,7 +15,7 @@ type metrics struct {
 	commit      *prometheus.GaugeVec
 	passes      *prometheus.CounterVec
 	changes     prometheus.Counter
-	drift       prometheus.Counter
+	drift       *prometheus.CounterVec
 	tamper      prometheus.Counter
 	errors      *prometheus.CounterVec
 	duration    prometheus.Histogram
@@ -32,8 +32,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Reconcile passes, by result (success or error)."}, []string{"result"}),
 		changes: prometheus.NewCounter(prometheus.CounterOpts{Name: "rulekeeper_changes_total",
 			Help: "Values changed in rule files by rulekeeper."}),
-		drift: prometheus.NewCounter(prometheus.CounterOpts{Name: "rulekeeper_drift_events_total",
-			Help: "Changes to policy-managed values made outside rulekeeper."}),
+		drift: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rulekeeper_drift_events_total",
+			Help: "Changes to policy-managed values made outside rulekeeper, by whether they were put back (restored=\"false\": drift mode alert)."},
+			[]string{"restored"}),
 		tamper: prometheus.NewCounter(prometheus.CounterOpts{Name: "rulekeeper_tamper_events_total",
 			Help: "Changes to Falco rule files made outside rulekeeper, outside managed values."}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rulekeeper_errors_total",
@@ -56,7 +57,19 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, r := range []string{"delivered", "rejected", "failed", "dropped"} {
 		m.deliveries.WithLabelValues(r)
 	}
+	for _, r := range []string{"true", "false"} {
+		m.drift.WithLabelValues(r)
+	}
 	return m
+}
+
+// restored is the restored label of a drift event: "false" when its
+// Fields say it was left in place (drift mode alert), else "true".
+func restored(e Event) string {
+	if e.Fields["restored"] == "false" {
+		return "false"
+	}
+	return "true"
 }
 
 // KindError labels an error with the part of the pass that failed ("source", "policy", "reconcile",

@@ -79,7 +79,8 @@ func TestMetricsOverHTTP(t *testing.T) {
 	a.ObservePass("ccc333", 40*time.Millisecond, 0, WithKind("source", errors.New("git fetch: connection refused")))
 	a.ObservePass("", 1*time.Millisecond, 0, errors.New("unlabelled"))
 	a.Emit(context.Background(), Event{Kind: Drift})
-	a.Emit(context.Background(), Event{Kind: Drift})
+	a.Emit(context.Background(), Event{Kind: Drift, Fields: map[string]string{"restored": "true"}})
+	a.Emit(context.Background(), Event{Kind: Drift, Fields: map[string]string{"restored": "false"}})
 	a.Emit(context.Background(), Event{Kind: Tamper})
 
 	fams := scrape(t, srv.URL)
@@ -92,7 +93,8 @@ func TestMetricsOverHTTP(t *testing.T) {
 		{"rulekeeper_passes_total", []string{"result", "success"}, 2},
 		{"rulekeeper_passes_total", []string{"result", "error"}, 2},
 		{"rulekeeper_changes_total", nil, 3},
-		{"rulekeeper_drift_events_total", nil, 2},
+		{"rulekeeper_drift_events_total", []string{"restored", "true"}, 2},
+		{"rulekeeper_drift_events_total", []string{"restored", "false"}, 1},
 		{"rulekeeper_tamper_events_total", nil, 1},
 		{"rulekeeper_errors_total", []string{"kind", "source"}, 1},
 		{"rulekeeper_errors_total", []string{"kind", "other"}, 1},

@@ -25,7 +25,6 @@ type rolloutMetrics struct {
 	pending    *prometheus.GaugeVec
 	applyAfter prometheus.Gauge
 	rolledBack *prometheus.GaugeVec
-	rollbacks  prometheus.Counter
 }
 
 func newRolloutMetrics(reg prometheus.Registerer) *rolloutMetrics {
@@ -40,10 +39,8 @@ func newRolloutMetrics(reg prometheus.Registerer) *rolloutMetrics {
 			Help: "Unix time at which this node's wave comes for the pending commit; 0 when none is pending or the rollout is paused."}),
 		rolledBack: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "rulekeeper_rollback_commit_info",
 			Help: "The last policy commit this node rolled back because Falco did not come back with it (value 1); no series before the first."}, []string{"commit"}),
-		rollbacks: prometheus.NewCounter(prometheus.CounterOpts{Name: "rulekeeper_rollbacks_total",
-			Help: "Rollbacks: Falco did not come back with the new files and the previous ones were put back."}),
 	}
-	reg.MustRegister(m.wave, m.state, m.pending, m.applyAfter, m.rolledBack, m.rollbacks)
+	reg.MustRegister(m.wave, m.state, m.pending, m.applyAfter, m.rolledBack)
 	m.wave.Set(-1)
 	for _, s := range RolloutStates {
 		m.state.WithLabelValues(s)
@@ -75,14 +72,10 @@ func (a *Alerter) ObserveRollout(r RolloutInfo) {
 }
 
 // RolledBack records that commit was rolled back on this node: the series
-// of rulekeeper_rollback_commit_info moves to it (one series, the last),
-// and count adds to rulekeeper_rollbacks_total (false when restoring the
-// series at start from the status file).
-func (a *Alerter) RolledBack(commit string, count bool) {
+// of rulekeeper_rollback_commit_info moves to it (one series, the last).
+// rulekeeper_rollbacks_total counts rollbacks (ObserveReload).
+func (a *Alerter) RolledBack(commit string) {
 	m := a.m.rollout
 	m.rolledBack.Reset()
 	m.rolledBack.WithLabelValues(commit).Set(1)
-	if count {
-		m.rollbacks.Inc()
-	}
 }

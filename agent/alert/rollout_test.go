@@ -20,7 +20,7 @@ func TestRolloutMetricsBounded(t *testing.T) {
 	after := time.Unix(1764489600, 0)
 	for i, c := range []string{"c1", "c2", "c3"} {
 		a.ObserveRollout(RolloutInfo{Wave: 2, State: "waiting", Pending: c, ApplyAfter: after.Add(time.Duration(i) * time.Minute)})
-		a.RolledBack(c, true)
+		a.RolledBack(c)
 	}
 	if n := testutil.CollectAndCount(a.m.rollout.pending); n != 1 {
 		t.Errorf("%d pending series, want 1", n)
@@ -35,28 +35,21 @@ rulekeeper_rollout_pending_info{commit="c3"} 1
 # HELP rulekeeper_rollback_commit_info The last policy commit this node rolled back because Falco did not come back with it (value 1); no series before the first.
 # TYPE rulekeeper_rollback_commit_info gauge
 rulekeeper_rollback_commit_info{commit="c3"} 1
-# HELP rulekeeper_rollbacks_total Rollbacks: Falco did not come back with the new files and the previous ones were put back.
-# TYPE rulekeeper_rollbacks_total counter
-rulekeeper_rollbacks_total 3
 # HELP rulekeeper_rollout_apply_after_timestamp_seconds Unix time at which this node's wave comes for the pending commit; 0 when none is pending or the rollout is paused.
 # TYPE rulekeeper_rollout_apply_after_timestamp_seconds gauge
 rulekeeper_rollout_apply_after_timestamp_seconds 1.76448972e+09
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "rulekeeper_rollout_pending_info", "rulekeeper_rollback_commit_info",
-		"rulekeeper_rollbacks_total", "rulekeeper_rollout_apply_after_timestamp_seconds"); err != nil {
+		"rulekeeper_rollout_apply_after_timestamp_seconds"); err != nil {
 		t.Error(err)
 	}
 	// Applied: no pending series, the time back to 0, one state at 1.
 	a.ObserveRollout(RolloutInfo{Wave: 2, State: "applied"})
-	a.RolledBack("c3", false) // restored at start: not a new rollback
 	if n := testutil.CollectAndCount(a.m.rollout.pending); n != 0 {
 		t.Errorf("%d pending series after applying, want 0", n)
 	}
 	if v := testutil.ToFloat64(a.m.rollout.applyAfter); v != 0 {
 		t.Errorf("apply_after = %v after applying, want 0", v)
-	}
-	if v := testutil.ToFloat64(a.m.rollout.rollbacks); v != 3 {
-		t.Errorf("rollbacks_total = %v, want 3", v)
 	}
 	for _, s := range RolloutStates {
 		want := 0.0

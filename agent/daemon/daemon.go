@@ -34,6 +34,7 @@ type Options struct {
 	Root     string               // sandbox root: every node path, the state directory's too, under it
 	Log      *slog.Logger         // nil: discard
 	Registry *prometheus.Registry // nil: a fresh one
+	Version  string               // rulekeeper's version, for rulekeeper_build_info
 }
 
 // Daemon keeps the node converged: every trigger (the poll timer, a new
@@ -109,6 +110,7 @@ func New(cfg *agent.Config, o Options) (*Daemon, error) {
 		WebhookURL: cfg.Alert.WebhookURL, WebhookHeaders: cfg.Alert.WebhookHeaders,
 		WebhookRetries: cfg.Alert.WebhookRetries, WebhookTimeout: cfg.Alert.WebhookTimeout,
 		Hostname: host, Tags: cfg.Alert.Tags, Metrics: cfg.Metrics.Listen != "", HealthMaxAge: cfg.Metrics.HealthMaxAge,
+		Version: o.Version,
 	}, log, o.Registry)
 	d.falco = agent.FindFalco(cfg.Falco.Binary)
 	d.node = agent.Facts(o.Root, cfg.Node.Hostname, cfg.Node.Labels, d.falco.Version)
@@ -127,7 +129,7 @@ func New(cfg *agent.Config, o Options) (*Daemon, error) {
 		d.loop.status.Source, d.loop.status.Mode = d.sourceName(), cfg.Drift.Mode
 		// The last rollback stays visible to a rollout gate across a restart.
 		if e := old.LastError; e != nil && e.Kind == "rollback" && e.Commit != "" {
-			d.alerts.RolledBack(e.Commit, false)
+			d.alerts.RolledBack(e.Commit)
 		}
 	}
 	return d, nil

@@ -237,6 +237,9 @@ type receiver struct {
 	mu      sync.Mutex
 	got     []hookEvent
 	maxBody int // the largest payload received, in bytes
+	// delay holds each answer back, as a slow receiver does; a request
+	// the sender gives up on meanwhile is not kept.
+	delay time.Duration
 }
 
 type hookEvent struct {
@@ -264,12 +267,26 @@ func newReceiver(t testing.TB) *receiver {
 			return
 		}
 		r.mu.Lock()
+		delay := r.delay
+		r.mu.Unlock()
+		select {
+		case <-time.After(delay):
+		case <-req.Context().Done():
+			return
+		}
+		r.mu.Lock()
 		r.got = append(r.got, e)
 		r.maxBody = max(r.maxBody, len(body))
 		r.mu.Unlock()
 	}))
 	t.Cleanup(r.srv.Close)
 	return r
+}
+
+func (r *receiver) slow(d time.Duration) {
+	r.mu.Lock()
+	r.delay = d
+	r.mu.Unlock()
 }
 
 func (r *receiver) events(kind string) []hookEvent {

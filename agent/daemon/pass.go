@@ -41,6 +41,10 @@ type loopState struct {
 	status        agent.Status
 	written       []byte      // status file as last written
 	head          headRollout // the rollout of the head commit
+
+	// converged says the last pass that looked at the files left them as
+	// the policy says (rulekeeper_converged).
+	converged bool
 }
 
 // pass is the one path every trigger takes: fetch, converge, report. It
@@ -53,6 +57,7 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 	start := time.Now()
 	ls := &d.loop
 	wait := d.nextPoll()
+	defer func() { d.alerts.ObserveNode(ls.converged, ls.status.Commit, ls.status.CommitTime) }()
 
 	rev, changed, serr := d.sync(ctx)
 	if ctx.Err() != nil {
@@ -92,6 +97,7 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 		}
 	}
 	if dir == "" {
+		ls.converged = false
 		err := alert.WithKind("source", errors.New("no policy yet: the source has not delivered a commit"))
 		d.alerts.ObservePass("", time.Since(start), 0, err)
 		return wait
@@ -126,8 +132,9 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 	}
 	if err != nil {
 		if errors.Is(err, agent.ErrRolledBack) {
-			d.alerts.RolledBack(commit, true)
+			d.alerts.RolledBack(commit)
 		}
+		ls.converged = false
 		d.failed(ctx, err, commit)
 		// Edits that break the pass (a rules file that no longer parses)
 		// are still told, with their diff.
@@ -154,7 +161,9 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 		n += len(fc.Changes)
 	}
 	if !applied {
-		n = 0
+		// Drift mode alert left the files: the node stays on the commit
+		// it last converged to, whatever commit this pass planned.
+		n, commit = 0, ls.commit
 	}
 	d.alerts.ObservePass(commit, time.Since(start), n, nil)
 	return wait
@@ -183,6 +192,9 @@ func (d *Daemon) converge(ctx context.Context, dir, commit string, edited bool) 
 	}
 	in.Apply = true
 	out, err := agent.Converge(ctx, in)
+	if out != nil && out.Reload != nil {
+		d.alerts.ObserveReload(string(out.Reload.Method), out.Reload.Took, out.Reload.RolledBack)
+	}
 	return out, err == nil, err
 }
 
@@ -256,6 +268,7 @@ func (d *Daemon) converged(ctx context.Context, out *agent.Outcome, applied bool
 		}
 		ls.reported = nil
 		ls.commit = commit
+		ls.converged = true
 		ls.full = time.Now()
 		ls.status.ConvergedAt = ls.full.UTC()
 		ls.status.LastError = nil
@@ -274,6 +287,7 @@ func (d *Daemon) converged(ctx context.Context, out *agent.Outcome, applied bool
 			}
 		}
 	} else {
+		ls.converged = false // drift mode alert left drift in place
 		if len(fresh) > 0 && len(p.Files) > 0 {
 			d.log.Warn("drift mode alert: the rule files are left as they are; put them back or switch drift mode to restore", "files", len(p.Files))
 		}

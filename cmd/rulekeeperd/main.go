@@ -87,7 +87,7 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		log.Info("rulekeeper stopped before it started")
 		return 0
 	}
-	d, err := daemon.New(l.Config, daemon.Options{Root: *root, Log: log})
+	d, err := daemon.New(l.Config, daemon.Options{Root: *root, Log: log, Version: version})
 	if err != nil {
 		log.Error("rulekeeper cannot start", "error", err)
 		return 1
