@@ -84,10 +84,12 @@ type Result struct {
 	// git http-backend start processes for each poll, so their cost per
 	// poll is a few of these.
 	ExecCostMs float64 `json:"exec_true_cpu_ms"`
-	Steady     Steady  `json:"steady"`
-	Rollout    Rollout `json:"rollout"`
-	InProcess  Usage   `json:"agents_in_process_usage"`
-	Processes  Usage   `json:"rulekeeperd_usage"`
+	// CPUAccounting says how the server's CPU was read.
+	CPUAccounting string  `json:"server_cpu_accounting"`
+	Steady        Steady  `json:"steady"`
+	Rollout       Rollout `json:"rollout"`
+	InProcess     Usage   `json:"agents_in_process_usage"`
+	Processes     Usage   `json:"rulekeeperd_usage"`
 	// Warnings are the agents' log lines at warning level and above, by
 	// message (in-process agents) or counted (rulekeeperd: "rulekeeperd
 	// WARN"/"ERROR").
@@ -111,9 +113,6 @@ type Steady struct {
 	// BytesPerFleetInterval is every node's poll once: bytes per poll times
 	// the nodes.
 	BytesPerFleetInterval float64 `json:"bytes_per_fleet_interval"`
-	// CoresAt30s is the server CPU of a thousand nodes polling every 30 s
-	// at the measured cost per poll (mean poll period 30 s + splay/2).
-	CoresAt30s float64 `json:"server_cores_1000_nodes_at_30s"`
 	// HTTPRequests is the web server's count of requests in the window
 	// (its access log), to show how many requests a poll makes.
 	HTTPRequests int64 `json:"http_requests,omitempty"`

@@ -124,7 +124,8 @@ func (r *run) setup() error {
 
 func (r *run) measure(ctx context.Context) error {
 	c := r.cfg
-	r.samp = startSampler(r.srv.roots, r.px)
+	r.samp = startSampler(r.srv.cpu, r.px)
+	r.res.CPUAccounting = r.srv.accounting()
 	r.start = time.Now() // the timeline's zero: the agents start now
 	r.samp.zero = r.start
 	if err := r.startAgents(); err != nil {
@@ -197,12 +198,11 @@ func (r *run) steady(ctx context.Context) error {
 		p := float64(st.Polls)
 		st.SentPerPoll = float64(s1.sent-s0.sent) / p
 		st.RecvPerPoll = float64(s1.recvd-s0.recvd) / p
-		st.CPUPerPollMs = float64(s1.ticks-s0.ticks) * 1000 / ticksPerSecond / p
+		st.CPUPerPollMs = float64(s1.ns-s0.ns) / 1e6 / p
 	}
-	st.ServerCores = float64(s1.ticks-s0.ticks) / ticksPerSecond / st.Seconds
+	st.ServerCores = float64(s1.ns-s0.ns) / 1e9 / st.Seconds
 	st.BytesPerFleetInterval = (st.SentPerPoll + st.RecvPerPoll) * float64(len(r.nodes))
-	st.CoresAt30s = st.CPUPerPollMs / 1000 * 1000 / (30 + c.Splay.Seconds()/2)
-	if c.Server == HTTP {
+	if c.Server != GitDaemon {
 		st.HTTPRequests = r.httpRequests() - req0
 	}
 	perMin := 60 / st.Seconds
@@ -316,7 +316,7 @@ func execCost() float64 {
 
 // httpRequests counts the lines of the web server's access log.
 func (r *run) httpRequests() int64 {
-	if r.cfg.Server != HTTP {
+	if r.cfg.Server == GitDaemon {
 		return 0
 	}
 	b, _ := os.ReadFile(filepath.Join(r.cfg.Dir, "server", "access.log"))

@@ -7,9 +7,9 @@ import (
 
 // sampler reads the server's CPU and the proxy's counters every 200 ms.
 type sampler struct {
-	roots []int
-	px    *proxy
-	zero  time.Time
+	cpu  func() int64 // the server's CPU, ns
+	px   *proxy
+	zero time.Time
 
 	mu      sync.Mutex
 	samples []sample
@@ -22,21 +22,21 @@ type sampler struct {
 
 type sample struct {
 	t                        time.Time
-	ticks                    int64 // server CPU
+	ns                       int64 // server CPU
 	conns, sent, recvd, open int64
 }
 
 const samplePeriod = 200 * time.Millisecond
 
-func startSampler(roots []int, px *proxy) *sampler {
-	s := &sampler{roots: roots, px: px, zero: time.Now(), quit: make(chan struct{}), done: make(chan struct{})}
+func startSampler(cpu func() int64, px *proxy) *sampler {
+	s := &sampler{cpu: cpu, px: px, zero: time.Now(), quit: make(chan struct{}), done: make(chan struct{})}
 	s.samples = append(s.samples, s.read())
 	go s.loop()
 	return s
 }
 
 func (s *sampler) read() sample {
-	return sample{t: time.Now(), ticks: treeCPU(s.roots), conns: s.px.conns.Load(), sent: s.px.sent.Load(),
+	return sample{t: time.Now(), ns: s.cpu(), conns: s.px.conns.Load(), sent: s.px.sent.Load(),
 		recvd: s.px.recvd.Load(), open: s.px.takePeak()}
 }
 
@@ -58,7 +58,7 @@ func (s *sampler) loop() {
 		n := len(s.samples)
 		if k := n - 1 - int(time.Second/samplePeriod); k >= 0 {
 			p := s.samples[k]
-			s.winCores = max(s.winCores, float64(x.ticks-p.ticks)/ticksPerSecond/x.t.Sub(p.t).Seconds())
+			s.winCores = max(s.winCores, float64(x.ns-p.ns)/1e9/x.t.Sub(p.t).Seconds())
 		}
 		s.mu.Unlock()
 	}
@@ -75,7 +75,7 @@ func (s *sampler) stop() {
 
 // now is a fresh reading (it does not take the proxy's peak).
 func (s *sampler) now() sample {
-	return sample{t: time.Now(), ticks: treeCPU(s.roots), conns: s.px.conns.Load(), sent: s.px.sent.Load(), recvd: s.px.recvd.Load()}
+	return sample{t: time.Now(), ns: s.cpu(), conns: s.px.conns.Load(), sent: s.px.sent.Load(), recvd: s.px.recvd.Load()}
 }
 
 // takeWindow returns the busiest second's server CPU (cores) and the most
@@ -107,7 +107,7 @@ func (s *sampler) seconds() []Second {
 		row := &out[len(out)-1]
 		row.PeakOpen = max(row.PeakOpen, x.open)
 		if prev != nil {
-			row.Cores += float64(x.ticks-prev.ticks) / ticksPerSecond
+			row.Cores += float64(x.ns-prev.ns) / 1e9
 			row.Conns += x.conns - prev.conns
 		}
 		prev = x

@@ -1,6 +1,7 @@
 package fleetsim
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +17,11 @@ import (
 const (
 	GitDaemon = "git-daemon" // git daemon, git://
 	HTTP      = "http"       // smart HTTP: nginx, fcgiwrap, git http-backend
+	// HTTPCache is HTTP with nginx keeping the ref advertisement (GET
+	// info/refs, all a no-change poll asks) for one second: a fleet's
+	// no-change polls then start no process, and a push is seen at most a
+	// second later.
+	HTTPCache = "http-cache"
 )
 
 // server is a git server running as children of this process, in their own
@@ -25,8 +31,26 @@ type server struct {
 	addr  string // host:port
 	path  string // the repository's path in the URL
 	cmds  []*exec.Cmd
-	roots []int // pids whose process trees are the server's CPU
+	roots []int   // pids whose process trees are the server's CPU
+	cg    *cgroup // the server's processes, when a cgroup could be made
 	logs  []string
+}
+
+// cpu is the server's CPU so far, in nanoseconds: its cgroup's, else its
+// process trees' (which misses children reaped by the kernel).
+func (s *server) cpu() int64 {
+	if s.cg != nil {
+		return s.cg.usage()
+	}
+	return treeCPU(s.roots) * (1e9 / ticksPerSecond)
+}
+
+// accounting says how cpu measures.
+func (s *server) accounting() string {
+	if s.cg != nil {
+		return "cgroup " + s.cg.dir
+	}
+	return "process tree (utime+stime+cutime+cstime); no cgroup could be made"
 }
 
 // url is the repository's URL as seen through a proxy at addr.
@@ -34,6 +58,7 @@ func (s *server) url(addr string) string {
 	if s.kind == GitDaemon {
 		return "git://" + addr + "/" + s.path
 	}
+	// http and http-cache
 	return "http://" + addr + "/" + s.path
 }
 
@@ -43,6 +68,16 @@ func (s *server) stop() {
 			_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
 			_ = c.Wait()
 		}
+	}
+	if s.cg != nil {
+		// Children the kernel reaps may outlive their group's leader by a moment.
+		for range 50 {
+			if b, _ := os.ReadFile(s.cg.procs()); len(bytes.TrimSpace(b)) == 0 {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		s.cg.remove()
 	}
 }
 
@@ -57,7 +92,7 @@ func startServer(kind, base, repo, dir string, maxConns int) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{kind: kind, addr: fmt.Sprintf("127.0.0.1:%d", port), path: repo}
+	s := &server{kind: kind, addr: fmt.Sprintf("127.0.0.1:%d", port), path: repo, cg: newCgroup(kind)}
 	switch kind {
 	case GitDaemon:
 		args := []string{"daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1",
@@ -68,13 +103,13 @@ func startServer(kind, base, repo, dir string, maxConns int) (*server, error) {
 		if err := s.start(dir, "git-daemon", "git", append(args, base)...); err != nil {
 			return nil, err
 		}
-	case HTTP:
-		if err := s.startHTTP(base, dir, port); err != nil {
+	case HTTP, HTTPCache:
+		if err := s.startHTTP(base, dir, port, kind == HTTPCache); err != nil {
 			s.stop()
 			return nil, err
 		}
 	default:
-		return nil, fmt.Errorf("unknown server %q: %s or %s", kind, GitDaemon, HTTP)
+		return nil, fmt.Errorf("unknown server %q: %s, %s or %s", kind, GitDaemon, HTTP, HTTPCache)
 	}
 	if err := waitListening(s.addr, 10*time.Second); err != nil {
 		s.stop()
@@ -95,6 +130,10 @@ func (s *server) start(dir, name, bin string, args ...string) error {
 	}
 	defer log.Close()
 	cmd := exec.Command(bin, args...)
+	if s.cg != nil {
+		// The program joins the group before it starts: all it forks is counted.
+		cmd = exec.Command("/bin/sh", append([]string{"-c", `echo $$ > "$0" && exec "$@"`, s.cg.procs(), bin}, args...)...)
+	}
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -111,7 +150,7 @@ func (s *server) start(dir, name, bin string, args ...string) error {
 // its answer (keepalive_timeout 0) so that the proxy's connections are the
 // requests; a keep-alive server would instead hold an idle connection per
 // agent.
-func (s *server) startHTTP(base, dir string, port int) error {
+func (s *server) startHTTP(base, dir string, port int, cache bool) error {
 	out, err := exec.Command("git", "--exec-path").Output()
 	if err != nil {
 		return fmt.Errorf("git --exec-path: %w (apt-get install git)", err)
@@ -126,18 +165,40 @@ func (s *server) startHTTP(base, dir string, port int) error {
 	if err := waitFile(sock, 10*time.Second); err != nil {
 		return fmt.Errorf("fcgiwrap: %w", err)
 	}
-	for _, d := range []string{"body", "fastcgi", "proxy", "uwsgi", "scgi"} {
+	for _, d := range []string{"body", "fastcgi", "proxy", "uwsgi", "scgi", "cache"} {
 		if err := os.MkdirAll(filepath.Join(dir, "tmp", d), 0o755); err != nil {
 			return err
 		}
 	}
+	fastcgi := fmt.Sprintf(`      include /etc/nginx/fastcgi_params;
+      fastcgi_param SCRIPT_FILENAME %s;
+      fastcgi_param GIT_PROJECT_ROOT %s;
+      fastcgi_param GIT_HTTP_EXPORT_ALL "";
+      fastcgi_param PATH_INFO $uri;
+      fastcgi_pass unix:%s;`, backend, base, sock)
+	refsCache := ""
+	if cache {
+		// git http-backend marks the advertisement no-cache; nginx keeps it
+		// for a second anyway, and one request refills it while the others
+		// wait (cache_lock) or take the stale copy (use_stale updating).
+		refsCache = fmt.Sprintf(`    location ~ /info/refs$ {
+%s
+      fastcgi_cache refs;
+      fastcgi_cache_key "$request_uri $http_git_protocol";
+      fastcgi_cache_valid 200 1s;
+      fastcgi_ignore_headers Cache-Control Expires;
+      fastcgi_cache_lock on;
+      fastcgi_cache_use_stale updating;
+    }`, fastcgi)
+	}
+	cachePath := fmt.Sprintf("fastcgi_cache_path %s/tmp/cache levels=1 keys_zone=refs:1m max_size=16m inactive=10s;", dir)
 	conf := fmt.Sprintf(`worker_processes 2;
 user root;
 pid %[1]s/nginx.pid;
 error_log %[1]s/nginx-error.log warn;
 events { worker_connections 4096; }
 http {
-  log_format fleet '$msec $status $request_length $bytes_sent "$request"';
+  log_format fleet '$msec $status $request_length $bytes_sent $upstream_cache_status "$request"';
   access_log %[1]s/access.log fleet buffer=64k flush=1s;
   keepalive_timeout 0;
   client_body_temp_path %[1]s/tmp/body;
@@ -145,19 +206,15 @@ http {
   proxy_temp_path %[1]s/tmp/proxy;
   uwsgi_temp_path %[1]s/tmp/uwsgi;
   scgi_temp_path %[1]s/tmp/scgi;
+  %[5]s
   server {
     listen 127.0.0.1:%[2]d;
     location / {
-      include /etc/nginx/fastcgi_params;
-      fastcgi_param SCRIPT_FILENAME %[3]s;
-      fastcgi_param GIT_PROJECT_ROOT %[4]s;
-      fastcgi_param GIT_HTTP_EXPORT_ALL "";
-      fastcgi_param PATH_INFO $uri;
-      fastcgi_pass unix:%[5]s;
+%[3]s
     }
-  }
+%[4]s  }
 }
-`, dir, port, backend, base, sock)
+`, dir, port, fastcgi, refsCache, cachePath)
 	cf := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
 		return err

@@ -3,6 +3,7 @@
 //
 //	fleetsim run -server http -agents 1000 -rulekeeperd-procs 50 -out dist/fleet/http.json ...
 //	fleetsim plot -out docs/fleet-convergence.png dist/fleet/*.json
+//	fleetsim summary dist/fleet/*.json
 //	fleetsim agents -nodes FILE ...   (started by run: a group of in-process agents)
 package main
 
@@ -23,7 +24,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: fleetsim run|agents|plot [flags]")
+		fmt.Fprintln(os.Stderr, "usage: fleetsim run|agents|plot|summary [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -34,8 +35,13 @@ func main() {
 		err = agents(os.Args[2:])
 	case "plot":
 		err = plot(os.Args[2:])
+	case "summary":
+		var rs []*fleetsim.Result
+		if rs, err = readResults(os.Args[2:]); err == nil {
+			fleetsim.Summary(os.Stdout, rs)
+		}
 	default:
-		err = fmt.Errorf("unknown command %q: run, agents or plot", os.Args[1])
+		err = fmt.Errorf("unknown command %q: run, agents, plot or summary", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fleetsim:", err)
@@ -108,22 +114,30 @@ func plot(args []string) error {
 	fs := flag.NewFlagSet("plot", flag.ExitOnError)
 	out := fs.String("out", "docs/fleet-convergence.png", "the PNG to write")
 	_ = fs.Parse(args)
+	rs, err := readResults(fs.Args())
+	if err != nil {
+		return err
+	}
+	return fleetsim.Plot(*out, rs)
+}
+
+func readResults(files []string) ([]*fleetsim.Result, error) {
 	var rs []*fleetsim.Result
-	for _, f := range fs.Args() {
+	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		r := &fleetsim.Result{}
 		if err := json.Unmarshal(b, r); err != nil {
-			return fmt.Errorf("%s: %w", f, err)
+			return nil, fmt.Errorf("%s: %w", f, err)
 		}
 		rs = append(rs, r)
 	}
 	if len(rs) == 0 {
-		return fmt.Errorf("no result files given")
+		return nil, fmt.Errorf("no result files given")
 	}
-	return fleetsim.Plot(*out, rs)
+	return rs, nil
 }
 
 func writeJSON(file string, v any) error {

@@ -1,0 +1,62 @@
+package fleetsim
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// Summary prints the results as the tables of README.md's "Scale, measured".
+func Summary(w io.Writer, rs []*Result) {
+	fmt.Fprintln(w, "| run | nodes | no-change poll: bytes sent + received | server CPU per poll | server CPU, no-change window (mean / busiest second) | most connections open at once |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	for _, r := range rs {
+		s := r.Steady
+		fmt.Fprintf(w, "| %s | %d | %.0f + %.0f B | %.2f ms | %.2f / %.2f cores | %d |\n", name(r), r.Agents+r.Daemons,
+			s.SentPerPoll, s.RecvPerPoll, s.CPUPerPollMs, s.ServerCores, s.PeakCores, s.PeakOpen)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| run | wave: nodes, p50 / p95 / p100 after its time | within interval + splay | rollout: busiest second, most open | agents in-process: RSS, CPU per node | rulekeeperd: RSS, CPU per node | agents' warnings |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	for _, r := range rs {
+		var waves []string
+		within := true
+		for _, wv := range r.Rollout.Waves {
+			waves = append(waves, fmt.Sprintf("%d: %d, %.1f / %.1f / %.1f s", wv.Wave, wv.Nodes, wv.P50, wv.P95, wv.P100))
+			within = within && wv.Within
+		}
+		if !r.Rollout.Converged {
+			within = false
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %.2f cores, %d | %.1f MB, %.0f ms/min | %.1f MB, %.0f ms/min | %s |\n", name(r),
+			strings.Join(waves, "; "), yes(within), r.Rollout.PeakCores, r.Rollout.PeakOpen,
+			r.InProcess.RSSPerNodeMB, r.InProcess.CPUPerNodeSteady, r.Processes.RSSPerNodeMB, r.Processes.CPUPerNodeSteady, warnings(r))
+	}
+}
+
+func name(r *Result) string {
+	return fmt.Sprintf("%s (interval %s, splay %s)", r.Server, r.Interval, r.Splay)
+}
+
+func yes(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func warnings(r *Result) string {
+	var out []string
+	for k, n := range r.Warnings {
+		if strings.Contains(k, "Falco will not be reloaded") {
+			continue // every rulekeeperd says it once: the runs have no Falco
+		}
+		out = append(out, fmt.Sprintf("%d× %s", n, k))
+	}
+	slices.Sort(out)
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, "; ")
+}

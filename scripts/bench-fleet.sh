@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# A measured fleet: 1,000 agents (the daemon's code, 500 to a process, each
+# with its own hostname, clone, state and sandbox node) and 50 real
+# rulekeeperd processes poll one policy repository on 127.0.0.1, with a
+# rollout of three waves; each run writes dist/fleet/NAME.json, and the
+# script then draws docs/fleet-convergence.png and prints the summary table
+# of README.md's "Scale, measured". Runs, by name (FLEET_RUNS):
+#   http-nosplay  smart HTTP (nginx + fcgiwrap + git http-backend), no splay
+#   http          the same with splay
+#   git-daemon    git daemon, with splay
+#   http-cache    smart HTTP with nginx keeping the ref advertisement 1 s
+# Every fleet starts at once (as after a fleet-wide restart). About 6 minutes
+# a run at the default timing. Run as root on Debian (it installs nginx and
+# fcgiwrap, and raises fs.inotify.max_user_instances for the run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+agents=${FLEET_AGENTS:-1000}
+procs=${FLEET_RULEKEEPERD:-50}
+interval=${FLEET_INTERVAL:-30s}
+splay=${FLEET_SPLAY:-30s}
+delay=${FLEET_DELAY:-60s}
+waves=${FLEET_WAVES:-3}
+runs=${FLEET_RUNS:-"http-nosplay http git-daemon http-cache"}
+work=${FLEET_WORK:-/tmp/rulekeeper-fleet}
+
+missing=()
+for p in git nginx fcgiwrap; do command -v "$p" >/dev/null || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git nginx-light fcgiwrap >/dev/null
+fi
+# Debian's nginx package starts a system nginx on port 80; the runs start
+# their own, on a free port of 127.0.0.1.
+
+bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
+CGO_ENABLED=0 go build -o "$bin/" ./cmd/rulekeeperd ./scripts/fleetsim
+
+# Each agent holds an inotify instance (its drift watch); the default
+# limit of 128 per user stops a fleet of more. Raised for the run only.
+need=$((agents + procs + 256))
+old=$(sysctl -n fs.inotify.max_user_instances)
+if [ "$old" -lt "$need" ]; then
+  sysctl -qw fs.inotify.max_user_instances="$need"
+  trap 'sysctl -qw fs.inotify.max_user_instances='"$old"'; rm -rf "$bin"' EXIT
+fi
+ulimit -n $((agents * 8 + 4096)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+mkdir -p dist/fleet docs
+results=()
+for run in $runs; do
+  s=$splay
+  case $run in
+    http-nosplay) server=http s=0s ;;
+    http) server=http ;;
+    git-daemon) server=git-daemon ;;
+    git-daemon-nosplay) server=git-daemon s=0s ;;
+    http-cache) server=http-cache ;;
+    *) echo "unknown run $run" >&2; exit 1 ;;
+  esac
+  "$bin/fleetsim" run -name "$run" -dir "$work/$run" -server "$server" -agents "$agents" -agent-procs 2 \
+    -rulekeeperd-procs "$procs" -rulekeeperd "$bin/rulekeeperd" -interval "$interval" -splay "$s" \
+    -waves "$waves" -delay "$delay" -out "dist/fleet/$run.json"
+  rm -rf "${work:?}/$run"
+  results+=("dist/fleet/$run.json")
+done
+"$bin/fleetsim" plot -out docs/fleet-convergence.png "${results[@]}"
+"$bin/fleetsim" summary "${results[@]}"
