@@ -9,8 +9,10 @@
 #   http          the same with splay
 #   git-daemon    git daemon, with splay
 #   http-cache    smart HTTP with nginx keeping the ref advertisement 1 s
-# Every fleet starts at once (as after a fleet-wide restart). About 6 minutes
-# a run at the default timing. Run as root on Debian (it installs nginx and
+# The agents start at random times within one interval (FLEET_SPREAD), as
+# the polls of a fleet that has run a while are spread; FLEET_SPREAD=0s
+# starts them at once, as after a fleet-wide restart. About 6 minutes a run
+# at the default timing. Run as root on Debian (it installs nginx and
 # fcgiwrap, and raises fs.inotify.max_user_instances for the run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +20,7 @@ agents=${FLEET_AGENTS:-1000}
 procs=${FLEET_RULEKEEPERD:-50}
 interval=${FLEET_INTERVAL:-30s}
 splay=${FLEET_SPLAY:-30s}
+spread=${FLEET_SPREAD:-$interval}
 delay=${FLEET_DELAY:-60s}
 waves=${FLEET_WAVES:-3}
 runs=${FLEET_RUNS:-"http-nosplay http git-daemon http-cache"}
@@ -59,7 +62,7 @@ for run in $runs; do
     *) echo "unknown run $run" >&2; exit 1 ;;
   esac
   "$bin/fleetsim" run -name "$run" -dir "$work/$run" -server "$server" -agents "$agents" -agent-procs 2 \
-    -rulekeeperd-procs "$procs" -rulekeeperd "$bin/rulekeeperd" -interval "$interval" -splay "$s" \
+    -rulekeeperd-procs "$procs" -rulekeeperd "$bin/rulekeeperd" -interval "$interval" -splay "$s" -spread "$spread" \
     -waves "$waves" -delay "$delay" -out "dist/fleet/$run.json"
   rm -rf "${work:?}/$run"
   results+=("dist/fleet/$run.json")

@@ -235,10 +235,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 }
 
 // nextPoll is the interval plus a random part of the splay.
-func (d *Daemon) nextPoll() time.Duration {
-	w := d.cfg.Interval
+func (d *Daemon) nextPoll() time.Duration { return d.cfg.Interval + d.splay() }
+
+// splay is a random part of the configured splay.
+func (d *Daemon) splay() time.Duration {
 	if d.cfg.Splay > 0 {
-		w += rand.N(d.cfg.Splay)
+		return rand.N(d.cfg.Splay)
 	}
-	return w
+	return 0
 }

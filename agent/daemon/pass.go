@@ -92,7 +92,9 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 		if hold, next := d.holdHead(ctx, rev); hold {
 			dir, commit = d.good()
 			if next > 0 {
-				wait = min(wait, next)
+				// Every node of a wave computes the same deadline: the
+				// splay keeps them from asking the server all at once.
+				wait = min(wait, next+d.splay())
 			}
 		}
 	}

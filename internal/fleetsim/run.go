@@ -48,10 +48,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := r.setup(); err != nil {
 		return nil, err
 	}
-	if err := r.measure(ctx); err != nil {
-		return r.res, err
+	err := r.measure(ctx)
+	if r.samp != nil {
+		r.res.Timeline = r.samp.seconds() // a failed run's too: it shows why
 	}
-	return r.res, nil
+	return r.res, err
 }
 
 // checkLimits makes sure each agent can have its inotify instance (the
@@ -142,8 +143,8 @@ func (r *run) measure(ctx context.Context) error {
 	r.res.ExecCostMs = execCost()
 	r.logf("every node runs the first commit")
 
-	// A settle of one poll period, then the no-change window.
-	if err := sleep(ctx, c.Interval+c.Splay); err != nil {
+	// A short settle (the last nodes' passes end), then the no-change window.
+	if err := sleep(ctx, 5*time.Second); err != nil {
 		return err
 	}
 	if err := r.steady(ctx); err != nil {
@@ -172,7 +173,6 @@ func (r *run) measure(ctx context.Context) error {
 	r.waves(sha, ctime, push)
 	r.usage()
 	r.stopAgents()
-	r.res.Timeline = r.samp.seconds()
 	return werr
 }
 
