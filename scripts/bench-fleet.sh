@@ -9,6 +9,8 @@
 #   http          the same with splay
 #   git-daemon    git daemon, with splay
 #   http-cache    smart HTTP with nginx keeping the ref advertisement 1 s
+#   http-cache-nosplay  the same without splay
+#   (git-daemon-nosplay too, not run by default)
 # The agents start at random times within two minutes (FLEET_SPREAD), as
 # the polls of a fleet that has run a while are spread: their first passes
 # clone, which costs the server about three no-change polls each, and a
@@ -16,7 +18,7 @@
 # nginx, then backoff); FLEET_SPREAD=0s starts them at once, as after a
 # fleet-wide restart. About 8 minutes a run at the default timing; a run
 # that fails still writes its figures and the script goes on. Run as root on Debian (it installs nginx and
-# fcgiwrap, and raises fs.inotify.max_user_instances for the run).
+# fcgiwrap, and raises fs.inotify.max_user_instances).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 agents=${FLEET_AGENTS:-1000}
@@ -26,7 +28,7 @@ splay=${FLEET_SPLAY:-30s}
 spread=${FLEET_SPREAD:-2m}
 delay=${FLEET_DELAY:-60s}
 waves=${FLEET_WAVES:-3}
-runs=${FLEET_RUNS:-"http-nosplay http git-daemon http-cache"}
+runs=${FLEET_RUNS:-"http-nosplay http git-daemon http-cache http-cache-nosplay"}
 work=${FLEET_WORK:-/tmp/rulekeeper-fleet}
 
 missing=()
@@ -43,12 +45,12 @@ trap 'rm -rf "$bin"' EXIT
 CGO_ENABLED=0 go build -o "$bin/" ./cmd/rulekeeperd ./scripts/fleetsim
 
 # Each agent holds an inotify instance (its drift watch); the default
-# limit of 128 per user stops a fleet of more. Raised for the run only.
-need=$((agents + procs + 256))
-old=$(sysctl -n fs.inotify.max_user_instances)
-if [ "$old" -lt "$need" ]; then
+# limit of 128 per user stops a fleet of more. The script raises it and
+# leaves it raised: setting it back at the end would break whatever else
+# runs on the machine under the raised value.
+need=$((agents + procs + 1024))
+if [ "$(sysctl -n fs.inotify.max_user_instances)" -lt "$need" ]; then
   sysctl -qw fs.inotify.max_user_instances="$need"
-  trap 'sysctl -qw fs.inotify.max_user_instances='"$old"'; rm -rf "$bin"' EXIT
 fi
 ulimit -n $((agents * 8 + 4096)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
@@ -62,11 +64,13 @@ for run in $runs; do
     git-daemon) server=git-daemon ;;
     git-daemon-nosplay) server=git-daemon s=0s ;;
     http-cache) server=http-cache ;;
+    http-cache-nosplay) server=http-cache s=0s ;;
     *) echo "unknown run $run" >&2; exit 1 ;;
   esac
   "$bin/fleetsim" run -name "$run" -dir "$work/$run" -server "$server" -agents "$agents" -agent-procs 2 \
     -rulekeeperd-procs "$procs" -rulekeeperd "$bin/rulekeeperd" -interval "$interval" -splay "$s" -spread "$spread" \
-    -waves "$waves" -delay "$delay" -out "dist/fleet/$run.json" || echo "run $run failed (its figures so far: dist/fleet/$run.json; its files: $work/$run)" >&2
+    -waves "$waves" -delay "$delay" -out "dist/fleet/$run.json" && rm -rf "${work:?}/$run" ||
+    echo "run $run failed (its figures so far: dist/fleet/$run.json; its files: $work/$run)" >&2
   [ -f "dist/fleet/$run.json" ] && results+=("dist/fleet/$run.json")
 done
 "$bin/fleetsim" plot -out docs/fleet-convergence.png "${results[@]}"

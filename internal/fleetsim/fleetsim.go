@@ -66,6 +66,7 @@ func (c *Config) check() error {
 // dist/fleet/NAME.json.
 type Result struct {
 	Name        string    `json:"name"`
+	Error       string    `json:"error,omitempty"` // why the run stopped short
 	Server      string    `json:"server"`
 	Started     time.Time `json:"started"`
 	LoadAvg     string    `json:"load_average_at_start"` // the machine is shared
@@ -80,10 +81,6 @@ type Result struct {
 	GitMaxConns int       `json:"git_daemon_max_connections,omitempty"`
 
 	FirstConverged float64 `json:"first_commit_converged_s"` // start → every node on the first commit
-	// ExecCostMs is the CPU of one start of /bin/true here: git daemon and
-	// git http-backend start processes for each poll, so their cost per
-	// poll is a few of these.
-	ExecCostMs float64 `json:"exec_true_cpu_ms"`
 	// CPUAccounting says how the server's CPU was read.
 	CPUAccounting string  `json:"server_cpu_accounting"`
 	Steady        Steady  `json:"steady"`

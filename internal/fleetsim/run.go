@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -51,6 +50,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	err := r.measure(ctx)
 	if r.samp != nil {
 		r.res.Timeline = r.samp.seconds() // a failed run's too: it shows why
+	}
+	if err != nil {
+		r.res.Error = err.Error()
 	}
 	return r.res, err
 }
@@ -140,7 +142,6 @@ func (r *run) measure(ctx context.Context) error {
 	}
 	r.res.FirstConverged = r.since(time.Now())
 	r.res.Events["first_converged"] = r.res.FirstConverged
-	r.res.ExecCostMs = execCost()
 	r.logf("every node runs the first commit")
 
 	// A short settle (the last nodes' passes end), then the no-change window.
@@ -296,22 +297,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// execCost is the CPU one start of /bin/true costs on this machine (fork,
-// exec, exit: the mean of 50), the unit of a server that starts processes
-// per request.
-func execCost() float64 {
-	var cpu time.Duration
-	const n = 50
-	for range n {
-		cmd := exec.Command("/bin/true")
-		if cmd.Run() != nil {
-			return 0
-		}
-		cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	}
-	return round3(cpu.Seconds() * 1000 / n)
 }
 
 // httpRequests counts the lines of the web server's access log.

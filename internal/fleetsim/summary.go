@@ -3,6 +3,7 @@ package fleetsim
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -13,6 +14,10 @@ func Summary(w io.Writer, rs []*Result) {
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
 	for _, r := range rs {
 		s := r.Steady
+		if s.Polls == 0 {
+			fmt.Fprintf(w, "| %s | %d | failed: %s |||||\n", name(r), r.Agents+r.Daemons, r.Error)
+			continue
+		}
 		fmt.Fprintf(w, "| %s | %d | %.0f + %.0f B | %.2f ms | %.2f / %.2f cores | %d |\n", name(r), r.Agents+r.Daemons,
 			s.SentPerPoll, s.RecvPerPoll, s.CPUPerPollMs, s.ServerCores, s.PeakCores, s.PeakOpen)
 	}
@@ -20,6 +25,9 @@ func Summary(w io.Writer, rs []*Result) {
 	fmt.Fprintln(w, "| run | wave: nodes, p50 / p95 / p100 after its time | within interval + splay | rollout: busiest second, most open | agents in-process: RSS, CPU per node | rulekeeperd: RSS, CPU per node | agents' warnings |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
 	for _, r := range rs {
+		if len(r.Rollout.Waves) == 0 {
+			continue
+		}
 		var waves []string
 		within := true
 		for _, wv := range r.Rollout.Waves {
@@ -46,12 +54,23 @@ func yes(b bool) string {
 	return "no"
 }
 
+// warnings sums the agents' warnings by their first words, URLs left out,
+// so that one fault told by a thousand agents is one entry.
 func warnings(r *Result) string {
-	var out []string
+	sum := map[string]int{}
 	for k, n := range r.Warnings {
 		if strings.Contains(k, "Falco will not be reloaded") {
 			continue // every rulekeeperd says it once: the runs have no Falco
 		}
+		k = strings.TrimPrefix(strings.TrimPrefix(k, "rulekeeperd WARN: "), "rulekeeperd ERROR: ")
+		k = urlish.ReplaceAllString(k, "URL")
+		if i := strings.Index(k, "; the node keeps"); i > 0 {
+			k = k[:i]
+		}
+		sum[k] += n
+	}
+	var out []string
+	for k, n := range sum {
 		out = append(out, fmt.Sprintf("%d× %s", n, k))
 	}
 	slices.Sort(out)
@@ -60,3 +79,5 @@ func warnings(r *Result) string {
 	}
 	return strings.Join(out, "; ")
 }
+
+var urlish = regexp.MustCompile(`\\?"?(https?|git)://[^ "\\]*\\?"?`)
