@@ -66,7 +66,7 @@ func curves(r *Result) (*plot.Plot, error) {
 	p.X.Label.Text = "seconds since the push"
 	p.Y.Label.Text = "share of the wave on the new commit (%)"
 	p.Y.Min, p.Y.Max = 0, 100
-	p.Legend.Top, p.Legend.Left = false, false
+	p.Legend.Top, p.Legend.Left = true, true
 	p.Add(plotter.NewGrid())
 	xmax := 0.0
 	for _, w := range r.Rollout.Waves {
