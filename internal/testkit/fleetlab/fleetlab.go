@@ -28,8 +28,12 @@ import (
 	"github.com/rulekeeper/rulekeeper/internal/testkit/testwait"
 )
 
-// Job is the scrape job of the fleet, as in the README.
-const Job = "rulekeeper"
+// Job is the scrape job of the fleet, as in the README. SteadyJob
+// scrapes node-1 alone: a fleet with nothing to say.
+const (
+	Job       = "rulekeeper"
+	SteadyJob = "rulekeeper-steady"
+)
 
 // The nodes and what happens to each; the names are their instance labels.
 const (
@@ -94,7 +98,10 @@ func Run(t testing.TB) *Fleet {
 		targets = append(targets, addrs[n])
 		labels[addrs[n]] = map[string]string{"instance": n, "env": Env[n]}
 	}
-	prom := promserver.Start(t, promserver.Options{Jobs: []promserver.Job{{Name: Job, Targets: targets, TargetLabels: labels}}})
+	prom := promserver.Start(t, promserver.Options{Jobs: []promserver.Job{
+		{Name: Job, Targets: targets, TargetLabels: labels},
+		{Name: SteadyJob, Targets: []string{addrs[Steady]}, Labels: map[string]string{"instance": Steady}},
+	}})
 	f := &Fleet{Prom: prom, First: first, Start: time.Now()}
 
 	nodes := map[string]*node{}
@@ -106,8 +113,8 @@ func Run(t testing.TB) *Fleet {
 		cfg := src + fmt.Sprintf("falco { binary = \"none\" }\nnode { hostname = %q }\nmetrics { listen = %q }\n", n, addrs[n])
 		nodes[n] = startNode(t, exam, filepath.Join(dir, n), cfg, n == Rollback)
 	}
-	f.wait(t, "every node applied the first commit", fmt.Sprintf(`count(rulekeeper_applied_commit_info{commit=%q} and on(instance) rulekeeper_converged == 1)`, first), float64(len(Nodes)))
-	f.wait(t, "node-4's reload was timed", `sum(rulekeeper_reload_duration_seconds_count{method="signal"})`, 1)
+	f.wait(t, "every node applied the first commit", fmt.Sprintf(`count(rulekeeper_applied_commit_info{job="rulekeeper",commit=%q} and on(instance) rulekeeper_converged{job="rulekeeper"} == 1)`, first), float64(len(Nodes)))
+	f.wait(t, "node-4's reload was timed", `sum(rulekeeper_reload_duration_seconds_count{job="rulekeeper",method="signal"})`, 1)
 	time.Sleep(3 * time.Second) // a plateau on the graphs
 
 	// The new commit uses a field Falco 0.40 does not know: node-4's
@@ -124,18 +131,18 @@ rule "Terminal shell in container" {
   }
 }
 `, now.Add(-time.Minute))
-	f.wait(t, "four nodes applied the new commit", fmt.Sprintf(`count(rulekeeper_applied_commit_info{commit=%q} and on(instance) rulekeeper_converged == 1)`, f.Newest), 4)
-	f.wait(t, "node-4 rolled back", `sum(rulekeeper_rollbacks_total{instance="node-4"})`, 1)
+	f.wait(t, "four nodes applied the new commit", fmt.Sprintf(`count(rulekeeper_applied_commit_info{job="rulekeeper",commit=%q} and on(instance) rulekeeper_converged{job="rulekeeper"} == 1)`, f.Newest), 4)
+	f.wait(t, "node-4 rolled back", `sum(rulekeeper_rollbacks_total{job="rulekeeper",instance="node-4"})`, 1)
 	time.Sleep(2 * time.Second)
 
 	nodes[Drifted].edit(t, "NEW SHELL!!! path=%fs.path.name", "OLD SHELL")
-	f.wait(t, "node-2's drift was put back", `sum(rulekeeper_drift_events_total{instance="node-2",restored="true"})`, 1)
+	f.wait(t, "node-2's drift was put back", `sum(rulekeeper_drift_events_total{job="rulekeeper",instance="node-2",restored="true"})`, 1)
 	nodes[Tampered].edit(t, "  condition: (inbound_outbound) and ssh_port and not allowed_ssh_hosts\n", "  condition: never_true\n")
-	f.wait(t, "node-3's tampering was reported", `sum(rulekeeper_tamper_events_total{instance="node-3"})`, 1)
+	f.wait(t, "node-3's tampering was reported", `sum(rulekeeper_tamper_events_total{job="rulekeeper",instance="node-3"})`, 1)
 	time.Sleep(2 * time.Second)
 
 	nodes[Silent].stop(t)
-	f.wait(t, "node-6 is not scraped", `count(up{instance="node-6"} == 0)`, 1)
+	f.wait(t, "node-6 is not scraped", `count(up{job="rulekeeper",instance="node-6"} == 0)`, 1)
 	time.Sleep(3 * time.Second)
 	f.End = time.Now()
 	return f
