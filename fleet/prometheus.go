@@ -74,7 +74,7 @@ func (c *Client) query(ctx context.Context, q string, at time.Time) ([]sample, e
 		return nil, fmt.Errorf("reading the answer of Prometheus at %s: %w", c.URL(), err)
 	}
 	if int64(len(body)) > c.max {
-		return nil, fmt.Errorf("the answer of %s to %s is over %d MiB, the limit: is that a Prometheus API? A job that large is better watched through its dashboard", c.URL(), q, c.max>>20)
+		return nil, fmt.Errorf("the answer of %s to %s is over %d MiB, the limit: either --prometheus is not a Prometheus server, or the job is too large for this view (use the Grafana dashboard)", c.URL(), q, c.max>>20)
 	}
 	var r struct {
 		Status    string `json:"status"`
