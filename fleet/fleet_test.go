@@ -43,6 +43,11 @@ func TestFleetView(t *testing.T) {
 				t.Errorf("no row %q in the table", want)
 			}
 		}
+		for line := range strings.SplitSeq(out, "\n") {
+			if strings.HasSuffix(line, " ") {
+				t.Errorf("trailing spaces: %q", line)
+			}
+		}
 		if strings.Contains(out, fleetlab.Steady) {
 			t.Errorf("the steady node is listed: nothing happened to it")
 		}

@@ -64,7 +64,12 @@ func (v View) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(b, "Not settled: %d of %d nodes are silent, behind or not converged.\n", unsettled, len(v.Nodes))
 	}
-	_, err := io.WriteString(w, b.String())
+	// tabwriter pads the last column of a row whose mark is empty.
+	lines := strings.Split(b.String(), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	_, err := io.WriteString(w, strings.Join(lines, "\n"))
 	return err
 }
 
