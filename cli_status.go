@@ -78,6 +78,9 @@ func printStatus(w io.Writer, st *agent.Status, rs *reconcile.State) {
 		}
 		fmt.Fprintln(w, "Reload:     "+reload)
 	}
+	if st != nil && st.Rollout != nil {
+		printRollout(w, st.Rollout)
+	}
 	if rs.Applied != nil {
 		fmt.Fprintf(w, "Applied:    %s: %s\n", stamp(rs.Applied.Time), strings.Join(rs.Applied.Files, ", "))
 	}
@@ -106,5 +109,25 @@ func printStatus(w io.Writer, st *agent.Status, rs *reconcile.State) {
 			continue
 		}
 		fmt.Fprintf(w, "%-11s %s: %s\n", x.name+":", stamp(x.inc.Time), strings.TrimSpace(x.inc.Message))
+	}
+}
+
+func printRollout(w io.Writer, r *agent.RolloutStatus) {
+	fmt.Fprintf(w, "Rollout:    wave %d (%s) of %d, by %s\n", r.Wave, r.WaveName, r.Waves, r.PlacedBy)
+	head := r.Head
+	if len(head) > 12 {
+		head = head[:12]
+	}
+	line := fmt.Sprintf("head %s: %s", head, r.State)
+	if r.State != "applied" && !r.ApplyAfter.IsZero() {
+		line += ", its wave comes " + r.ApplyAfter.Local().Format(time.RFC3339)
+		if d := time.Until(r.ApplyAfter); d > 0 {
+			line += " (in " + d.Round(time.Second).String() + ")"
+		}
+	}
+	fmt.Fprintln(w, "            "+line)
+	fmt.Fprintln(w, "            "+r.Reason)
+	if r.Note != "" {
+		fmt.Fprintln(w, "            note: "+r.Note)
 	}
 }

@@ -33,6 +33,39 @@ type Status struct {
 	LastTamper   *Incident `json:"last_tamper,omitempty"`
 	LastError    *Incident `json:"last_error,omitempty"` // cleared by the next good pass
 	Refused      *Incident `json:"refused,omitempty"`    // a commit not applied; cleared when a later one is
+	// Rollout is the node's place in the rollout of the head commit; nil
+	// when the head's policy has no rollout block.
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
+}
+
+// RolloutStatus is what a node decided about the head commit of its
+// policy branch (see agent/rollout).
+type RolloutStatus struct {
+	Wave     int       `json:"wave"`
+	WaveName string    `json:"wave_name"`
+	Waves    int       `json:"waves"`
+	PlacedBy string    `json:"placed_by"` // the label, or the hash of the hostname
+	Head     string    `json:"head"`      // the head commit the decision is about
+	HeadTime time.Time `json:"head_time,omitzero"`
+	// FirstSeen is when this node first found Head at the head; kept
+	// across restarts so that a restart does not move the node's wave.
+	FirstSeen time.Time `json:"first_seen,omitzero"`
+	// State is applied, waiting, paused, gate_held or gate_error.
+	State      string     `json:"state"`
+	ApplyAfter time.Time  `json:"apply_after,omitzero"` // when the node's wave comes for Head
+	Reason     string     `json:"reason"`
+	Note       string     `json:"note,omitempty"` // e.g. a trailer ignored, and why
+	Gate       *GateCheck `json:"gate,omitempty"`
+}
+
+// GateCheck is the last answer of the rollout's gate, asked on every poll
+// while the node's wave has come.
+type GateCheck struct {
+	Time      time.Time `json:"time"`  // since when the gate gives this answer
+	Query     string    `json:"query"` // with the commit and wave put in
+	Value     *float64  `json:"value,omitempty"`
+	Threshold float64   `json:"threshold"`
+	Error     string    `json:"error,omitempty"`
 }
 
 // Incident is one drift, tamper, refusal or error.

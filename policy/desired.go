@@ -8,6 +8,9 @@ type Desired struct {
 	// Rules in the order the policy declares them (files sorted by name,
 	// blocks in file order). Rules whose `when` is false are left out.
 	Rules []Rule
+	// Rollout is the policy's rollout block, nil without one. It is the
+	// same for every node.
+	Rollout *Rollout `json:",omitempty"`
 }
 
 // Strategy says how a rule change reaches Falco.

@@ -25,7 +25,9 @@ func (p *Policy) Evaluate(n Node) (Desired, hcl.Diagnostics) {
 			d.Rules = append(d.Rules, r)
 		}
 	}
-	return d, ev.diags
+	r, rdiags := p.Rollout()
+	d.Rollout = r
+	return d, append(ev.diags, rdiags...)
 }
 
 type evaluator struct {

@@ -13,9 +13,10 @@ import (
 
 // Policy is a parsed policy directory, not yet evaluated against a node.
 type Policy struct {
-	files map[string]*hcl.File
-	falco *falcoBlock
-	rules []*ruleBlock
+	files   map[string]*hcl.File
+	falco   *falcoBlock
+	rules   []*ruleBlock
+	rollout *rolloutBlock
 }
 
 type falcoBlock struct {
@@ -42,6 +43,7 @@ var rootSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "falco"},
 		{Type: "rule", LabelNames: []string{"name"}},
+		{Type: "rollout"},
 	},
 }
 
@@ -110,6 +112,8 @@ func Load(dir string) (*Policy, hcl.Diagnostics) {
 				diags = append(diags, p.addFalco(b)...)
 			case "rule":
 				diags = append(diags, p.addRule(b, seen)...)
+			case "rollout":
+				diags = append(diags, p.addRollout(b)...)
 			}
 		}
 	}

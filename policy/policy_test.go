@@ -39,6 +39,11 @@ var cases = []struct {
 	{name: "labels-when", node: Node{Hostname: "web-1", OS: "debian", Labels: map[string]string{"env": "prod"}}},
 	{name: "labels-missing", node: Node{Hostname: "web-1", OS: "debian", Labels: map[string]string{"env": "prod"}}},
 	{name: "unknown-node", node: UnknownNode(nil)},
+	{name: "rollout", node: Node{Hostname: "web-1", OS: "debian"}},
+	{name: "rollout-errors", node: UnknownNode(nil)},
+	{name: "rollout-node", node: Node{Hostname: "web-1", Labels: map[string]string{"env": "prod"}}},
+	{name: "rollout-nodelay", node: UnknownNode(nil)},
+	{name: "rollout-names", node: UnknownNode(nil)},
 }
 
 func TestCases(t *testing.T) {

@@ -27,6 +27,7 @@ const (
 	Rollback Kind = "rollback" // Falco did not come back after a reload; the previous files were restored
 	Error    Kind = "error"    // a pass or a part of the agent failed
 	Reload   Kind = "reload"   // Falco was reloaded
+	Rollout  Kind = "rollout"  // the node holds a new commit for its wave, or its gate
 )
 
 // Event is one thing worth telling operators about. Empty fields are left out everywhere.

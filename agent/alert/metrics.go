@@ -21,6 +21,7 @@ type metrics struct {
 	duration    prometheus.Histogram
 	lastSuccess prometheus.Gauge
 	deliveries  *prometheus.CounterVec
+	rollout     *rolloutMetrics
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -48,6 +49,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			[]string{"result"}),
 	}
 	reg.MustRegister(m.commit, m.passes, m.changes, m.drift, m.tamper, m.errors, m.duration, m.lastSuccess, m.deliveries)
+	m.rollout = newRolloutMetrics(reg)
 	// Show the series at zero from the start, so rate() and alerts work before the first event.
 	for _, r := range []string{"success", "error"} {
 		m.passes.WithLabelValues(r)

@@ -230,7 +230,7 @@ func TestWebhookRejected(t *testing.T) {
 func TestPayloadPassesSidekickCheckForEveryKind(t *testing.T) {
 	r := newReceiver(t, 200)
 	a, _, _ := newTestAlerter(t, Config{WebhookURL: r.srv.URL})
-	kinds := []Kind{Applied, Drift, Tamper, Refused, Rollback, Error, Reload}
+	kinds := []Kind{Applied, Drift, Tamper, Refused, Rollback, Error, Reload, Rollout}
 	for _, k := range kinds {
 		a.Emit(context.Background(), Event{Kind: k}) // the barest event still makes a valid payload
 	}

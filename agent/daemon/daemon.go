@@ -127,6 +127,10 @@ func New(cfg *agent.Config, o Options) (*Daemon, error) {
 		// Keep what a previous run knew; this run's settings win.
 		d.loop.status = *old
 		d.loop.status.Source, d.loop.status.Mode = d.sourceName(), cfg.Drift.Mode
+		// The last rollback stays visible to a rollout gate across a restart.
+		if e := old.LastError; e != nil && e.Kind == "rollback" && e.Commit != "" {
+			d.alerts.RolledBack(e.Commit)
+		}
 	}
 	return d, nil
 }

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -43,7 +42,7 @@ func TestFleetMetricsFollowTheNode(t *testing.T) {
 	// A new commit, made a second later: one series, the new commit's.
 	time.Sleep(1100 * time.Millisecond)
 	next := l.commit("note.hcl", "# a comment\n")
-	d.Trigger()
+	l.d.Trigger()
 	committed2, _ := strconv.ParseFloat(l.git("log", "-1", "--format=%ct"), 64)
 	m.wait(t, "rulekeeper_applied_commit_timestamp_seconds", []string{"commit", next}, committed2)
 	if n := m.series(t, "rulekeeper_applied_commit_timestamp_seconds"); n != 1 {
@@ -105,17 +104,7 @@ func TestFleetMetricsDriftLeftInPlace(t *testing.T) {
 func TestFleetMetricsRollback(t *testing.T) {
 	addr := freeAddr(t)
 	l := newLab(t, labOpts{local: true, interval: "1h", extra: fmt.Sprintf("metrics { listen = %q }\n", addr)})
-	falcoLog := startStandin(t, l.root)
-	d, err := New(l.config(), Options{Root: l.root, Log: testLog(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := initsys.Options{FalcoConfig: falcoLog.conf, PidFile: falcoLog.pidFile, LogFile: falcoLog.log,
-		Method: initsys.MethodSignal, Settle: 300 * time.Millisecond, MinGap: 300 * time.Millisecond}
-	if d.Reloader, _, err = initsys.Detect(context.Background(), o); err != nil {
-		t.Fatal(err)
-	}
-	l.startDaemon(d)
+	l.startWithStandin()
 	l.hook.wait(t, 30*time.Second, "applied", nil)
 	m := metricsAt(addr)
 	m.wait(t, "rulekeeper_converged", nil, 1)
@@ -138,7 +127,7 @@ rule "Terminal shell in container" {
   }
 }
 `)
-	d.Trigger()
+	l.d.Trigger()
 	l.hook.wait(t, 30*time.Second, "rollback", nil)
 	m.wait(t, "rulekeeper_rollbacks_total", nil, 1)
 	m.wait(t, "rulekeeper_converged", nil, 0)

@@ -39,7 +39,8 @@ type loopState struct {
 	fault         string
 	faultIncident *agent.Incident
 	status        agent.Status
-	written       []byte // status file as last written
+	written       []byte      // status file as last written
+	head          headRollout // the rollout of the head commit
 
 	// converged says the last pass that looked at the files left them as
 	// the policy says (rulekeeper_converged).
@@ -85,6 +86,16 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 	if commit != "" && commit == ls.refused || dir == "" {
 		dir, commit = d.good()
 	}
+	// A new head waits for the node's wave (and the gate): until then the
+	// pass runs the policy the node has.
+	if commit != "" && commit == rev.Commit && commit != ls.commit {
+		if hold, next := d.holdHead(ctx, rev); hold {
+			dir, commit = d.good()
+			if next > 0 {
+				wait = min(wait, next)
+			}
+		}
+	}
 	if dir == "" {
 		ls.converged = false
 		err := alert.WithKind("source", errors.New("no policy yet: the source has not delivered a commit"))
@@ -120,8 +131,11 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 		return wait
 	}
 	if err != nil {
+		if errors.Is(err, agent.ErrRolledBack) {
+			d.alerts.RolledBack(commit)
+		}
 		ls.converged = false
-		d.failed(ctx, err)
+		d.failed(ctx, err, commit)
 		// Edits that break the pass (a rules file that no longer parses)
 		// are still told, with their diff.
 		d.tellEdits(ctx, nil, edits, false, commit)

@@ -189,7 +189,7 @@ func diagsLine(out *agent.Outcome, dir string) string {
 }
 
 // failed reports a failed pass, once per distinct error.
-func (d *Daemon) failed(ctx context.Context, err error) {
+func (d *Daemon) failed(ctx context.Context, err error, commit string) {
 	if errors.Is(err, agent.ErrInvalidPolicy) {
 		return // told by refuse
 	}
@@ -205,11 +205,14 @@ func (d *Daemon) failed(ctx context.Context, err error) {
 	}
 	d.loop.problem = key
 	kind, incident := alert.Error, "reconcile"
+	inc := &agent.Incident{Time: time.Now().UTC(), Kind: incident, Message: incidentText(err.Error())}
+	ev := alert.Event{Kind: kind, Commit: d.loop.commit, Message: "pass failed: " + err.Error() + "; the node keeps its last good state"}
 	if errors.Is(err, agent.ErrRolledBack) {
-		kind, incident = alert.Rollback, "rollback"
+		ev.Kind, inc.Kind, inc.Commit = alert.Rollback, "rollback", commit
+		ev.Fields = map[string]string{"rolled_back_commit": commit}
 	}
-	d.alerts.Emit(ctx, alert.Event{Kind: kind, Commit: d.loop.commit, Message: "pass failed: " + err.Error() + "; the node keeps its last good state"})
-	d.loop.status.LastError = &agent.Incident{Time: time.Now().UTC(), Kind: incident, Message: incidentText(err.Error())}
+	d.alerts.Emit(ctx, ev)
+	d.loop.status.LastError = inc
 	d.saveStatus()
 }
 

@@ -22,17 +22,7 @@ import (
 // kind rollback naming what Falco said, and `rulekeeper status` shows it as the last error.
 func TestRollbackIsAlerted(t *testing.T) {
 	l := newLab(t, labOpts{local: true, interval: "1h"})
-	falcoLog := startStandin(t, l.root)
-	d, err := New(l.config(), Options{Root: l.root, Log: testLog(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := initsys.Options{FalcoConfig: falcoLog.conf, PidFile: falcoLog.pidFile, LogFile: falcoLog.log,
-		Method: initsys.MethodSignal, Settle: 300 * time.Millisecond, MinGap: 300 * time.Millisecond}
-	if d.Reloader, _, err = initsys.Detect(context.Background(), o); err != nil {
-		t.Fatal(err)
-	}
-	l.startDaemon(d)
+	l.startWithStandin()
 	l.hook.wait(t, 30*time.Second, "applied", nil)
 	good := l.rules()
 
@@ -46,7 +36,7 @@ rule "Terminal shell in container" {
   }
 }
 `)
-	d.Trigger()
+	l.d.Trigger()
 	ev := l.hook.wait(t, 30*time.Second, "rollback", nil)
 	if ev.Hostname != "node-1" { // the config's node { hostname }
 		t.Errorf("alert from host %q, want node-1", ev.Hostname)
@@ -72,6 +62,24 @@ rule "Terminal shell in container" {
 // reloaded by SIGHUP only; its web server is on, so that it logs, as Falco 0.40 does, when its
 // rules run.
 type standin struct{ conf, pidFile, log string }
+
+// startWithStandin starts the lab's daemon with a stand-in Falco running on
+// the node, reloaded by a signal, so that a change it refuses is rolled back.
+func (l *lab) startWithStandin() {
+	l.t.Helper()
+	t := l.t.(*testing.T)
+	falco := startStandin(t, l.root)
+	d, err := New(l.config(), Options{Root: l.root, Log: testLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := initsys.Options{FalcoConfig: falco.conf, PidFile: falco.pidFile, LogFile: falco.log,
+		Method: initsys.MethodSignal, Settle: 300 * time.Millisecond, MinGap: 300 * time.Millisecond}
+	if d.Reloader, _, err = initsys.Detect(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	l.startDaemon(d)
+}
 
 func startStandin(t *testing.T, root string) standin {
 	t.Helper()

@@ -24,6 +24,12 @@ type Revision struct {
 	Commit string    // full SHA-1
 	Dir    string    // the policy folder at Commit; valid until a later Sync returns changed
 	Time   time.Time // committer time of Commit
+	// Message is the end of Commit's message (its last MaxMessage bytes,
+	// where git keeps trailers).
+	Message string
+	// Verified says Commit's signature was checked against the verify
+	// keyring (always, when one is configured: others are refused).
+	Verified bool
 	// Rewritten is set, on the Sync that checked Commit out, when Commit does not descend from
 	// the previous commit: the branch or tag was force-pushed. The source follows it (as Flux
 	// does); the caller should alert. Left false when the answer is unknown (after a re-clone).
@@ -134,7 +140,8 @@ func (s *Source) sync(ctx context.Context, auth transport.AuthMethod, secrets []
 			return fault(KindSignature, h.String(), err)
 		}
 	}
-	rev := Revision{Commit: h.String(), Dir: filepath.Join(s.checkouts(), h.String()), Time: commit.Committer.When}
+	rev := Revision{Commit: h.String(), Dir: filepath.Join(s.checkouts(), h.String()), Time: commit.Committer.When,
+		Message: messageTail(commit.Message), Verified: s.cfg.VerifyKeyring != ""}
 	if rev.Commit == s.last.Commit && isDir(rev.Dir) {
 		s.prune(rev.Commit) // leftovers of an export interrupted by a crash
 		s.last = rev
@@ -165,6 +172,16 @@ func (s *Source) sync(ctx context.Context, auth transport.AuthMethod, secrets []
 	s.log.Info("policy checked out", "commit", rev.Commit, "path", s.cfg.Path)
 	s.last = rev
 	return rev, true, nil
+}
+
+// MaxMessage bounds what a Revision keeps of a commit message.
+const MaxMessage = 16 << 10
+
+func messageTail(m string) string {
+	if len(m) > MaxMessage {
+		return m[len(m)-MaxMessage:]
+	}
+	return m
 }
 
 // prune removes every checkout but keep, and temporary directories of interrupted exports.

@@ -1,0 +1,3 @@
+rollout {
+  waves = 1
+}

@@ -1,0 +1,4 @@
+rollout {
+  waves = ["canary", "2", "canary", " rest"]
+  delay = "-5m"
+}

@@ -1,0 +1,4 @@
+rollout {
+  waves = length(node.labels)
+  delay = "10m"
+}
