@@ -32,12 +32,12 @@ func TestFleetView(t *testing.T) {
 			{"COMMIT", "COMMITTED", "NODES"},
 			{f.Newest[:8], "*", "3", "newest"},
 			{f.First[:8], "*", "2"},
-			{"NODE", "COMMIT", "STATE"},
-			{fleetlab.Drifted, f.Newest[:8], "drifted (put back) ×1 in the last hour"},
-			{fleetlab.Tampered, f.Newest[:8], "tampered with ×1 in the last hour"},
-			{fleetlab.Rollback, f.First[:8], "behind, not converged, rolled back ×1 in the last hour"},
-			{fleetlab.Pinned, f.First[:8], "behind"},
-			{fleetlab.Silent, "-", "silent: Prometheus cannot scrape it"},
+			{"NODE", "WAVE", "COMMIT", "STATE"},
+			{fleetlab.Drifted, "1", f.Newest[:8], "drifted (put back) ×1 in the last hour"},
+			{fleetlab.Tampered, "1", f.Newest[:8], "tampered with ×1 in the last hour"},
+			{fleetlab.Rollback, "0", f.First[:8], "behind, not converged, rolled back ×1 in the last hour"},
+			{fleetlab.Pinned, "2", f.First[:8], "behind"},
+			{fleetlab.Silent, "-", "-", "silent: Prometheus cannot scrape it"},
 		} {
 			if !slices.ContainsFunc(rows, func(r []string) bool { return rowMatches(r, want) }) {
 				t.Errorf("no row %q in the table", want)
@@ -75,7 +75,8 @@ func TestFleetView(t *testing.T) {
 		for _, x := range v.Nodes {
 			n[x.Instance] = x
 		}
-		if x := n[fleetlab.Steady]; !x.Up || !x.Converged || x.Behind || x.Commit != f.Newest || len(x.Problems) != 0 {
+		if x := n[fleetlab.Steady]; !x.Up || !x.Converged || x.Behind || x.Commit != f.Newest || len(x.Problems) != 0 ||
+			x.Wave == nil || *x.Wave != 0 || x.Rollout != "applied" {
 			t.Errorf("steady node: %+v", x)
 		}
 		if x := n[fleetlab.Rollback]; x.RolledBack != 1 || !x.Behind || x.Converged || x.Commit != f.First {

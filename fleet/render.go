@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -48,10 +49,14 @@ func (v View) WriteText(w io.Writer) error {
 		}
 		if !header {
 			fmt.Fprintln(b)
-			fmt.Fprintln(tw, "NODE\tCOMMIT\tSTATE")
+			fmt.Fprintln(tw, "NODE\tWAVE\tCOMMIT\tSTATE")
 			header = true
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", n.Instance, short(n.Commit), strings.Join(n.Problems, ", "))
+		wave := "-"
+		if n.Wave != nil {
+			wave = strconv.Itoa(*n.Wave)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n.Instance, wave, short(n.Commit), strings.Join(n.Problems, ", "))
 	}
 	tw.Flush()
 	fmt.Fprintf(b, "\n%d of %d nodes on the newest commit, converged, nothing in the last hour.\n", fine, len(v.Nodes))

@@ -47,11 +47,18 @@ type Commit struct {
 
 // Node is one target of the job.
 type Node struct {
-	Instance    string    `json:"instance"`
-	Up          bool      `json:"up"`
-	Commit      string    `json:"commit,omitempty"`
-	Converged   bool      `json:"converged"`
-	Behind      bool      `json:"behind"`
+	Instance  string `json:"instance"`
+	Up        bool   `json:"up"`
+	Commit    string `json:"commit,omitempty"`
+	Converged bool   `json:"converged"`
+	Behind    bool   `json:"behind"`
+	// Wave is the node's rollout wave, nil when its policy has no rollout
+	// block; Rollout its rollout state (applied, waiting, paused,
+	// gate_held, gate_error) and WaveAt when its wave comes for the head
+	// it waits for.
+	Wave        *int      `json:"wave,omitempty"`
+	Rollout     string    `json:"rollout,omitempty"`
+	WaveAt      time.Time `json:"wave_at,omitzero"`
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	// Events of the last Window.
 	DriftRestored int `json:"drift_restored"`
@@ -94,6 +101,9 @@ func Read(ctx context.Context, c *Client, job string) (View, error) {
 		"sum by (instance, restored) (increase(rulekeeper_drift_events_total" + sel + win + "))",
 		"sum by (instance) (increase(rulekeeper_tamper_events_total" + sel + win + "))",
 		"sum by (instance) (increase(rulekeeper_rollbacks_total" + sel + win + "))",
+		"rulekeeper_rollout_wave" + sel + " >= 0",
+		"rulekeeper_rollout_state" + sel + " == 1",
+		"rulekeeper_rollout_apply_after_timestamp_seconds" + sel + " > 0",
 	}
 	res := make([][]sample, len(queries))
 	for i, q := range queries {
@@ -110,6 +120,7 @@ func Read(ctx context.Context, c *Client, job string) (View, error) {
 // build makes the View from the answers to Read's queries, in their order.
 func build(url, job string, at time.Time, res [][]sample) View {
 	up, info, when, conv, last, drift, tamper, rollbacks := res[0], res[1], res[2], res[3], res[4], res[5], res[6], res[7]
+	wave, rollout, waveAt := res[8], res[9], res[10]
 	nodes := map[string]*Node{}
 	for _, s := range up {
 		nodes[s.labels["instance"]] = &Node{Instance: s.labels["instance"], Up: s.value == 1}
@@ -143,6 +154,9 @@ func build(url, job string, at time.Time, res [][]sample) View {
 	})
 	each(tamper, func(n *Node, s sample) { n.Tampered += count(s.value) })
 	each(rollbacks, func(n *Node, s sample) { n.RolledBack += count(s.value) })
+	each(wave, func(n *Node, s sample) { w := int(s.value); n.Wave = &w })
+	each(rollout, func(n *Node, s sample) { n.Rollout = s.labels["state"] })
+	each(waveAt, func(n *Node, s sample) { n.WaveAt = time.Unix(int64(s.value), 0).UTC() })
 
 	v := View{Prometheus: url, Job: job, At: at}
 	commits := map[string]*Commit{}
@@ -190,6 +204,25 @@ func build(url, job string, at time.Time, res [][]sample) View {
 	return v
 }
 
+// waiting says why a node behind has not taken the head yet, when its
+// rollout says so.
+func waiting(n Node) string {
+	switch n.Rollout {
+	case "waiting":
+		if !n.WaveAt.IsZero() {
+			return " (waiting for its wave, due " + n.WaveAt.Format(time.RFC3339) + ")"
+		}
+		return " (waiting for its wave)"
+	case "paused":
+		return " (the rollout is paused)"
+	case "gate_held":
+		return " (the rollout gate holds the head)"
+	case "gate_error":
+		return " (the rollout gate cannot be asked)"
+	}
+	return ""
+}
+
 // problems says what is wrong with a node, most urgent first.
 func problems(n Node, at time.Time) []string {
 	p := []string{}
@@ -200,7 +233,7 @@ func problems(n Node, at time.Time) []string {
 		p = append(p, "no commit applied")
 	}
 	if n.Behind {
-		p = append(p, "behind")
+		p = append(p, "behind"+waiting(n))
 	}
 	if !n.Converged {
 		p = append(p, "not converged")

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 	"github.com/rulekeeper/rulekeeper/internal/testkit/promserver"
 )
 
-// The README's pictures of the dashboard's two main panels, drawn from
+// The README's pictures of three of the dashboard's panels, drawn from
 // what the real Prometheus answered in TestDashboardQueries
 // (scripts/fleet-pictures.sh sets RULEKEEPER_PICTURES to docs/).
 func renderPictures(t *testing.T, dir string, f *fleetlab.Fleet, got map[string]map[string][]promserver.Series) {
@@ -102,6 +103,36 @@ func renderPictures(t *testing.T, dir string, f *fleetlab.Fleet, got map[string]
 	p.Y.Min, p.Y.Max = 0, 1.55
 	p.Y.Tick.Marker = percentTicks{}
 	save(t, p, filepath.Join(dir, "fleet-convergence.png"))
+
+	// Convergence by wave: one line per wave, the commit's time marked.
+	p = newPlot("Convergence by wave (rollout waves 4 s apart)")
+	waves := slices.Clone(got["Convergence by wave"]["A"])
+	slices.SortFunc(waves, func(a, b promserver.Series) int { return strings.Compare(a.Labels["wave"], b.Labels["wave"]) })
+	for i, s := range waves {
+		xy := plotter.XYs{}
+		for _, pt := range s.Points {
+			xy = append(xy, plotter.XY{X: float64(pt.T.Unix()), Y: pt.V})
+		}
+		l, err := plotter.NewLine(xy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Color, l.Width = palette[(i+1)%len(palette)], vg.Points(2)
+		l.Dashes = [][]vg.Length{nil, {vg.Points(6), vg.Points(2)}, {vg.Points(2), vg.Points(2)}}[i%3]
+		p.Add(l)
+		p.Legend.Add("wave "+s.Labels["wave"], l)
+	}
+	at := float64(f.NewestTime.Unix())
+	mark, err := plotter.NewLine(plotter.XYs{{X: at, Y: 0}, {X: at, Y: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mark.Color, mark.Dashes = color.Gray{Y: 0x80}, []vg.Length{vg.Points(1), vg.Points(3)}
+	p.Add(mark)
+	p.Legend.Add("new commit (its committer time)", mark)
+	p.Y.Min, p.Y.Max = 0, 1.55
+	p.Y.Tick.Marker = percentTicks{}
+	save(t, p, filepath.Join(dir, "fleet-convergence-by-wave.png"))
 }
 
 func newPlot(title string) *plot.Plot {

@@ -15,27 +15,18 @@ import (
 	"github.com/rulekeeper/rulekeeper/internal/testkit/promserver"
 )
 
-// waitingFor are metrics the dashboard reads that no agent exports yet.
-// A query reading one must run (Prometheus parses it), but may return
-// nothing while Prometheus has no series of the metric; once it has one,
-// the query must return data as every other does.
-var waitingFor = map[string]string{
-	"rulekeeper_rollout_wave": "the node's rollout wave, exported once rollout waves are in the agent",
-}
-
 // Every query of the dashboard, panels and annotations, run as Grafana
 // runs it (a range query, its variables substituted) against a real
-// Prometheus that scraped six real daemons through a new commit, a
-// rollback, drift, tampering, a pinned node and a stopped agent
-// (internal/testkit/fleetlab). Each returns data of the expected shape; a
-// query that returns nothing fails.
+// Prometheus that scraped six real daemons through a new commit rolled out
+// in three waves, a rollback, drift, tampering, a pinned node and a
+// stopped agent (internal/testkit/fleetlab). Each returns data of the
+// expected shape; a query that returns nothing fails.
 func TestDashboardQueries(t *testing.T) {
 	d := readDashboard(t)
 	f := fleetlab.Run(t)
 	r := runner{prom: f.Prom, start: f.Start, end: f.End, step: time.Second, scrape: time.Second}
 
 	got := map[string]map[string][]promserver.Series{}
-	waiting := map[string]bool{}
 	for _, p := range d.Panels {
 		got[p.Title] = map[string][]promserver.Series{}
 		for _, tg := range p.Targets {
@@ -46,19 +37,9 @@ func TestDashboardQueries(t *testing.T) {
 				continue
 			}
 			got[p.Title][tg.RefID] = s
-			if m := r.waitingMetric(t, tg.Expr); m != "" {
-				waiting[m] = true
-				t.Logf("WAITING: %s reads %s (%s), which no agent exports yet: its data check runs once one does", where, m, waitingFor[m])
-				continue
-			}
 			if len(s) == 0 {
 				t.Errorf("%s returns nothing: %s", where, r.expand(tg.Expr))
 			}
-		}
-	}
-	for m := range waitingFor {
-		if !waiting[m] {
-			t.Errorf("waitingFor lists %s, which no query reads or which agents now export: take it off the list", m)
 		}
 	}
 	for _, p := range d.Panels {
@@ -67,9 +48,7 @@ func TestDashboardQueries(t *testing.T) {
 			t.Errorf("panel %q has no shape check in panelChecks", p.Title)
 			continue
 		}
-		if check != nil {
-			check(t, f, r, got[p.Title])
-		}
+		check(t, f, r, got[p.Title])
 	}
 
 	anns := map[string][]promserver.Series{}
@@ -127,28 +106,8 @@ func (r runner) run(expr string) ([]promserver.Series, error) {
 	return r.prom.QueryRange(ctx, q, r.start, r.end, r.step)
 }
 
-// waitingMetric is the waitingFor metric expr reads while Prometheus has
-// no series of it, else "".
-func (r runner) waitingMetric(t *testing.T, expr string) string {
-	t.Helper()
-	for m := range waitingFor {
-		if !strings.Contains(expr, m) {
-			continue
-		}
-		s, err := r.prom.Query(context.Background(), "count("+m+")")
-		if err != nil {
-			t.Fatalf("count(%s): %v", m, err)
-		}
-		if len(s) == 0 {
-			return m
-		}
-	}
-	return ""
-}
-
 // panelChecks says, per panel title, what its queries return for the
-// fleet's story. A panel missing here fails the test; nil means the
-// panel waits for a metric (waitingFor) and has no other check.
+// fleet's story. A panel missing here fails the test.
 var panelChecks = map[string]func(t *testing.T, f *fleetlab.Fleet, r runner, got map[string][]promserver.Series){
 	"Agents reporting": func(t *testing.T, f *fleetlab.Fleet, r runner, got map[string][]promserver.Series) {
 		wantEnd(t, "Agents reporting", got["A"], map[string]float64{"": 5})
@@ -181,9 +140,58 @@ var panelChecks = map[string]func(t *testing.T, f *fleetlab.Fleet, r runner, got
 		}
 		wantEnd(t, "Convergence", s, map[string]float64{"": 0.5})
 	},
-	"Convergence by wave": nil,
+	"Convergence by wave": func(t *testing.T, f *fleetlab.Fleet, r runner, got map[string][]promserver.Series) {
+		// Wave 0: node-1 on the new commit, node-4 rolled back; wave 1:
+		// node-2 and node-3; wave 2: node-5 pinned (node-6 is silent).
+		got0 := map[string]float64{}
+		for _, s := range atEnd(got["A"]) {
+			got0[s.Labels["wave"]] = s.Points[len(s.Points)-1].V
+		}
+		if want := map[string]float64{"0": 0.5, "1": 1, "2": 0}; fmt.Sprint(got0) != fmt.Sprint(want) {
+			t.Errorf("Convergence by wave at the end: %v, want %v", got0, want)
+		}
+		// Wave 1 fell behind when the canary took the new commit and
+		// caught up no sooner than its turn.
+		var wave1 promserver.Series
+		for _, s := range got["A"] {
+			if s.Labels["wave"] == "1" {
+				wave1 = s
+			}
+		}
+		fell, back := time.Time{}, time.Time{}
+		for _, p := range wave1.Points {
+			if fell.IsZero() && p.V < 1 && !p.T.Before(f.NewestTime) {
+				fell = p.T
+			}
+			if !fell.IsZero() && back.IsZero() && p.V == 1 {
+				back = p.T
+			}
+		}
+		if fell.IsZero() || back.IsZero() || back.Before(f.NewestTime.Add(fleetlab.WaveDelay)) {
+			t.Errorf("wave 1 fell behind at %v and caught up at %v; the new commit is of %v, its wave came %v later", fell, back, f.NewestTime, fleetlab.WaveDelay)
+		}
+	},
+	"Rollout state": func(t *testing.T, f *fleetlab.Fleet, r runner, got map[string][]promserver.Series) {
+		states, total := map[string]bool{}, 0.0
+		for _, s := range got["A"] {
+			states[s.Labels["state"]] = true
+		}
+		for _, s := range atEnd(got["A"]) {
+			total += s.Points[len(s.Points)-1].V
+		}
+		if !states["applied"] || !states["waiting"] || total != 5 {
+			t.Errorf("Rollout state: states %v over the story (want applied and waiting), %v nodes at the end (want 5)", states, total)
+		}
+	},
+	"Rolled-back commits": func(t *testing.T, f *fleetlab.Fleet, r runner, got map[string][]promserver.Series) {
+		wantEnd(t, "Rolled-back commits", got["A"], map[string]float64{"": 1})
+		if s := got["A"]; len(s) != 1 || s[0].Labels["short"] != f.Newest[:8] {
+			t.Errorf("Rolled-back commits: %v, want the new commit (%s)", s, f.Newest[:8])
+		}
+	},
 	"Nodes behind the newest commit": func(t *testing.T, f *fleetlab.Fleet, r runner, got map[string][]promserver.Series) {
-		wantEnd(t, "Nodes behind the newest commit", got["A"], map[string]float64{fleetlab.Rollback: 60, fleetlab.Pinned: 60})
+		gap := f.NewestTime.Sub(f.FirstTime).Seconds()
+		wantEnd(t, "Nodes behind the newest commit", got["A"], map[string]float64{fleetlab.Rollback: gap, fleetlab.Pinned: gap})
 		for _, s := range atEnd(got["A"]) {
 			if s.Labels["commit"] != f.First {
 				t.Errorf("Nodes behind: %s on %s, want the first commit", s.Labels["instance"], s.Labels["commit"])

@@ -10,11 +10,12 @@ import (
 	"testing"
 )
 
-// Until agents export rulekeeper_rollout_wave, the Convergence by wave
-// query is checked on series written by hand: promtool (Prometheus's own
-// query engine) evaluates the dashboard's expression over nine nodes in
-// three waves and one of another job, and each wave's share must be the
-// nodes on the newest commit and converged over the wave's nodes.
+// The Convergence by wave query on cases the fleet's story does not
+// have, on series written by hand: promtool (Prometheus's own query
+// engine) evaluates the dashboard's expression over eight nodes in three
+// waves, one of another job and one whose policy has no rollout block
+// (wave -1); each wave's share must be the nodes on the newest commit and
+// converged over the wave's nodes, the other two left out.
 func TestDashboardWaveQuery(t *testing.T) {
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
@@ -41,7 +42,8 @@ func TestDashboardWaveQuery(t *testing.T) {
 		{"rulekeeper", "n3", "new", 1, 0}, {"rulekeeper", "n4", "old", 1, 1}, // wave 1: 0 of 2
 		{"rulekeeper", "n5", "old", 2, 1}, {"rulekeeper", "n6", "new", 2, 1}, // wave 2: 3 of 4
 		{"rulekeeper", "n7", "new", 2, 1}, {"rulekeeper", "n8", "new", 2, 1},
-		{"other", "n9", "old", 0, 1}, // another job: not counted
+		{"other", "n9", "old", 0, 1},        // another job: not counted
+		{"rulekeeper", "n10", "new", -1, 1}, // no rollout block: no wave
 	}
 	var series []map[string]string
 	add := func(s string, v int) {

@@ -2,9 +2,9 @@
 // six rulekeeper daemons (in-process, each its own sandbox node, metrics
 // registry and /metrics on 127.0.0.1) following one policy repository made
 // with the git CLI, scraped by a real Prometheus, and driven through what a
-// fleet lives through: a first commit, a new one that one node's Falco
-// refuses (rollback), drift put back, tampering, a node pinned to the old
-// commit and an agent that stops.
+// fleet lives through: a first commit, a new one rolled out in three waves
+// that one node's Falco refuses (rollback), drift put back, tampering, a
+// node pinned to the old commit and an agent that stops.
 package fleetlab
 
 import (
@@ -46,17 +46,29 @@ const (
 )
 
 // Nodes in order; Env are their target labels `env` (as a fleet's service
-// discovery would set them).
+// discovery would set them); Waves their rollout waves (the node label
+// rulekeeper_wave): node-1 and node-4 are the canaries.
 var (
 	Nodes = []string{Steady, Drifted, Tampered, Rollback, Pinned, Silent}
 	Env   = map[string]string{Steady: "prod", Drifted: "prod", Tampered: "prod", Rollback: "prod", Pinned: "staging", Silent: "staging"}
+	Waves = map[string]int{Steady: 0, Rollback: 0, Drifted: 1, Tampered: 1, Pinned: 2, Silent: 2}
 )
+
+// WaveDelay is the rollout block's delay between two waves.
+const WaveDelay = 4 * time.Second
+
+// rollout is the policy's rollout block: three waves, no gate (each wave
+// takes the commit in its turn, whatever the canary did).
+var rollout = fmt.Sprintf("rollout {\n  waves = 3\n  delay = %q\n}\n", WaveDelay.String())
 
 // Fleet is a fleet that went through the story; its Prometheus keeps
 // running until the test ends.
 type Fleet struct {
 	Prom          *promserver.Server
 	First, Newest string    // the two commits
+	// Their committer times: the first a minute before the story, the
+	// newest when it is made, so that its waves come in the story.
+	FirstTime, NewestTime time.Time
 	Start, End    time.Time // the story's span, as Prometheus saw it
 }
 
@@ -86,9 +98,10 @@ func Run(t testing.TB) *Fleet {
 	}
 	// Committer times a minute apart: the newest commit is the one with
 	// the greatest time, as the dashboard and `rulekeeper fleet` read it.
-	now := time.Now().Truncate(time.Second)
+	firstTime := time.Now().Truncate(time.Second).Add(-time.Minute)
 	repo.init()
-	first := repo.commit("policy.hcl", string(policy), now.Add(-2*time.Minute))
+	repo.write("rollout.hcl", rollout)
+	first := repo.commit("policy.hcl", string(policy), firstTime)
 
 	addrs := map[string]string{}
 	labels := map[string]map[string]string{}
@@ -102,7 +115,7 @@ func Run(t testing.TB) *Fleet {
 		{Name: Job, Targets: targets, TargetLabels: labels},
 		{Name: SteadyJob, Targets: []string{addrs[Steady]}, Labels: map[string]string{"instance": Steady}},
 	}})
-	f := &Fleet{Prom: prom, First: first, Start: time.Now()}
+	f := &Fleet{Prom: prom, First: first, FirstTime: firstTime, Start: time.Now()}
 
 	nodes := map[string]*node{}
 	for _, n := range Nodes {
@@ -110,7 +123,7 @@ func Run(t testing.TB) *Fleet {
 		if n == Pinned {
 			src = fmt.Sprintf("source {\n  url = %q\n  commit = %q\n  interval = \"1s\"\n}\n", "file://"+repo.dir, first)
 		}
-		cfg := src + fmt.Sprintf("falco { binary = \"none\" }\nnode { hostname = %q }\nmetrics { listen = %q }\n", n, addrs[n])
+		cfg := src + fmt.Sprintf("falco { binary = \"none\" }\nnode {\n  hostname = %q\n  labels = { rulekeeper_wave = \"%d\" }\n}\nmetrics { listen = %q }\n", n, Waves[n], addrs[n])
 		nodes[n] = startNode(t, exam, filepath.Join(dir, n), cfg, n == Rollback)
 	}
 	f.wait(t, "every node applied the first commit", fmt.Sprintf(`count(rulekeeper_applied_commit_info{job="rulekeeper",commit=%q} and on(instance) rulekeeper_converged{job="rulekeeper"} == 1)`, first), float64(len(Nodes)))
@@ -119,7 +132,9 @@ func Run(t testing.TB) *Fleet {
 
 	// The new commit uses a field Falco 0.40 does not know: node-4's
 	// Falco refuses it and is rolled back; the others have no Falco to
-	// ask and apply it.
+	// ask and apply it, wave 0 at once, wave 1 WaveDelay later, wave 2
+	// twice that.
+	f.NewestTime = time.Now().Truncate(time.Second)
 	f.Newest = repo.commit("policy.hcl", `falco {
   strategy      = "in_place"
   falco_version = "0.44.1"
@@ -130,7 +145,7 @@ rule "Terminal shell in container" {
     include = ["user_id=%user.uid", "repo=%container.image.repository"]
   }
 }
-`, now.Add(-time.Minute))
+`, f.NewestTime)
 	f.wait(t, "four nodes applied the new commit", fmt.Sprintf(`count(rulekeeper_applied_commit_info{job="rulekeeper",commit=%q} and on(instance) rulekeeper_converged{job="rulekeeper"} == 1)`, f.Newest), 4)
 	f.wait(t, "node-4 rolled back", `sum(rulekeeper_rollbacks_total{job="rulekeeper",instance="node-4"})`, 1)
 	time.Sleep(2 * time.Second)
@@ -305,11 +320,16 @@ func (r *repo) init() {
 	r.git(time.Now(), "init", "-q", "-b", "main")
 }
 
-func (r *repo) commit(name, content string, when time.Time) string {
+func (r *repo) write(name, content string) {
 	r.t.Helper()
 	if err := os.WriteFile(filepath.Join(r.dir, name), []byte(content), 0o644); err != nil {
 		r.t.Fatal(err)
 	}
+}
+
+func (r *repo) commit(name, content string, when time.Time) string {
+	r.t.Helper()
+	r.write(name, content)
 	r.git(when, "add", "-A")
 	r.git(when, "commit", "-q", "-m", "change "+name)
 	return r.git(when, "rev-parse", "HEAD")

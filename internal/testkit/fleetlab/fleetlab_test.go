@@ -8,7 +8,7 @@ import (
 // The story plays out as the package says, seen through Prometheus.
 func TestStory(t *testing.T) {
 	f := Run(t)
-	for _, q := range []string{"rulekeeper_applied_commit_info", "rulekeeper_converged", "up"} {
+	for _, q := range []string{"rulekeeper_applied_commit_info", "rulekeeper_converged", "up", "rulekeeper_rollout_wave", "rulekeeper_rollout_state == 1"} {
 		got, err := f.Prom.Query(context.Background(), q)
 		if err != nil {
 			t.Fatal(err)
