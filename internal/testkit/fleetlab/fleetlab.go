@@ -152,6 +152,7 @@ rule "Terminal shell in container" {
 
 	nodes[Drifted].edit(t, "NEW SHELL!!! path=%fs.path.name", "OLD SHELL")
 	f.wait(t, "node-2's drift was put back", `sum(rulekeeper_drift_events_total{job="rulekeeper",instance="node-2",restored="true"})`, 1)
+	time.Sleep(2 * time.Second) // apart on the graphs
 	nodes[Tampered].edit(t, "  condition: (inbound_outbound) and ssh_port and not allowed_ssh_hosts\n", "  condition: never_true\n")
 	f.wait(t, "node-3's tampering was reported", `sum(rulekeeper_tamper_events_total{job="rulekeeper",instance="node-3"})`, 1)
 	time.Sleep(2 * time.Second)
