@@ -24,6 +24,7 @@ import (
 	"github.com/rulekeeper/rulekeeper/agent"
 	"github.com/rulekeeper/rulekeeper/agent/daemon"
 	"github.com/rulekeeper/rulekeeper/agent/initsys"
+	"github.com/rulekeeper/rulekeeper/internal/testkit/gitserve"
 	"github.com/rulekeeper/rulekeeper/internal/testkit/promserver"
 	"github.com/rulekeeper/rulekeeper/internal/testkit/testwait"
 )
@@ -195,14 +196,24 @@ func startNode(t testing.TB, exam, dir, cfg string, refusing bool) *node {
 	if ld.Config == nil {
 		t.Fatalf("config %s: %v", cfgFile, ld.Diags)
 	}
-	d, err := daemon.New(ld.Config, daemon.Options{Root: n.root, Log: slog.New(slog.DiscardHandler), Version: "fleetlab"})
+	// The node's log is told only when the test fails: six daemons at
+	// 1 s polls would drown the test's output.
+	logs := &gitserve.Buffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	t.Cleanup(func() {
+		if t.Failed() {
+			out := logs.String()
+			t.Logf("%s's log (its end):\n%s", filepath.Base(dir), out[max(0, len(out)-6000):])
+		}
+	})
+	d, err := daemon.New(ld.Config, daemon.Options{Root: n.root, Log: log, Version: "fleetlab"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if refusing {
 		s := startStandin(t, dir, n.root)
 		o := initsys.Options{FalcoConfig: s.conf, PidFile: s.pidFile, LogFile: s.log,
-			Method: initsys.MethodSignal, Settle: 300 * time.Millisecond, MinGap: 300 * time.Millisecond}
+			Method: initsys.MethodSignal, Settle: 300 * time.Millisecond, MinGap: 300 * time.Millisecond, Logger: log}
 		if d.Reloader, _, err = initsys.Detect(context.Background(), o); err != nil {
 			t.Fatal(err)
 		}
