@@ -66,11 +66,11 @@ var rollout = fmt.Sprintf("rollout {\n  waves = 3\n  delay = %q\n}\n", WaveDelay
 // running until the test ends.
 type Fleet struct {
 	Prom          *promserver.Server
-	First, Newest string    // the two commits
+	First, Newest string // the two commits
 	// Their committer times: the first a minute before the story, the
 	// newest when it is made, so that its waves come in the story.
 	FirstTime, NewestTime time.Time
-	Start, End    time.Time // the story's span, as Prometheus saw it
+	Start, End            time.Time // the story's span, as Prometheus saw it
 }
 
 // examDir is the exam's example, found from the module root.
