@@ -2,8 +2,11 @@ package grafana
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -49,6 +52,15 @@ func TestDashboardQueries(t *testing.T) {
 			continue
 		}
 		check(t, f, r, got[p.Title])
+	}
+
+	// The job variable lists the jobs that have agents: both of the lab's.
+	for _, v := range d.Templating.List {
+		if v.Name == "job" {
+			if jobs := labelValues(t, f.Prom.URL, v); !slices.Equal(jobs, []string{fleetlab.Job, fleetlab.SteadyJob}) {
+				t.Errorf("job variable: %v, want %v", jobs, []string{fleetlab.Job, fleetlab.SteadyJob})
+			}
+		}
 	}
 
 	anns := map[string][]promserver.Series{}
@@ -302,4 +314,28 @@ func compare(a, b float64) int {
 		return 1
 	}
 	return 0
+}
+
+// labelValues runs a variable's label_values(METRIC, LABEL) query as
+// Grafana does: the label values API, matched on the metric.
+func labelValues(t *testing.T, prom string, v variable) []string {
+	t.Helper()
+	q, _ := v.Query.(map[string]any)
+	m := regexp.MustCompile(`^label_values\((\w+), *(\w+)\)$`).FindStringSubmatch(fmt.Sprint(q["query"]))
+	if m == nil {
+		t.Fatalf("variable %s: query %v is not label_values(METRIC, LABEL)", v.Name, v.Query)
+	}
+	resp, err := http.Get(prom + "/api/v1/label/" + m[2] + "/values?" + url.Values{"match[]": {m[1]}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Status string   `json:"status"`
+		Data   []string `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || r.Status != "success" {
+		t.Fatalf("variable %s: %v %+v", v.Name, err, r)
+	}
+	return r.Data
 }
