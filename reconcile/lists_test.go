@@ -1,0 +1,119 @@
+package reconcile
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rulekeeper/rulekeeper/policy"
+)
+
+func listPolicy(s policy.Strategy, lists ...policy.List) policy.Desired {
+	for i := range lists {
+		lists[i].Pos = "tuning.hcl:1,1"
+	}
+	return policy.Desired{Falco: policy.Falco{Strategy: s}, Lists: lists}
+}
+
+// A list edited in place changes only its items, in the layout the file
+// writes them; removing the block from the policy restores the vendor's
+// bytes.
+func TestListInPlace(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		list policy.List
+		diff string // diff(1) changed lines against the vendor file
+	}{
+		{"add to a flow list", policy.List{Name: "shell_binaries", Add: []string{"fish", "yes"}},
+			"< " + "  items: [ash, bash, csh, ksh, sh, tcsh, zsh, dash]\n> " + `  items: [ash, bash, csh, ksh, sh, tcsh, zsh, dash, fish, "yes"]`},
+		{"remove from a flow list", policy.List{Name: "shell_binaries", Remove: []string{"sh", "ash", "dash"}},
+			"< " + "  items: [ash, bash, csh, ksh, sh, tcsh, zsh, dash]\n> " + "  items: [bash, csh, ksh, tcsh, zsh]"},
+		{"replace a flow list", policy.List{Name: "shell_binaries", Replace: true, Items: []string{"zsh", "fish"}},
+			"< " + "  items: [ash, bash, csh, ksh, sh, tcsh, zsh, dash]\n> " + "  items: [zsh, fish]"},
+		{"empty a flow list", policy.List{Name: "shell_binaries", Replace: true, Items: []string{}},
+			"< " + "  items: [ash, bash, csh, ksh, sh, tcsh, zsh, dash]\n> " + "  items: []"},
+		{"multi-line flow list: remove the last of a line, add one", policy.List{Name: "ssh_binaries", Remove: []string{"ssh-agent", "sshd"}, Add: []string{"dropbear"}},
+			"<     sshd, sftp-server, ssh-agent,\n>     sftp-server,\n" +
+				"<     ssh-keygen, ssh-keysign, ssh-keyscan, ssh-add\n>     ssh-keygen, ssh-keysign, ssh-keyscan, ssh-add, dropbear"},
+		{"quoted items", policy.List{Name: "known_shell_spawn_cmdlines", Remove: []string{`"sh -c uname -s 2>&1"`}},
+			`<     '"sh -c uname -s 2>&1"',`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := node032(t)
+			mustApply(t, listPolicy(policy.InPlace, tc.list), opts(root))
+			got := vendorDiff(t, root)
+			if !strings.Contains(got, tc.diff) || len(strings.Split(got, "\n")) > len(strings.Split(tc.diff, "\n"))+2 {
+				t.Fatalf("diff against the vendor file:\n%s\nwant:\n%s", got, tc.diff)
+			}
+			p := mustPlan(t, listPolicy(policy.InPlace, tc.list), opts(root))
+			if !p.Empty() {
+				t.Fatalf("second pass plans %s", p.Summary())
+			}
+			mustApply(t, listPolicy(policy.InPlace), opts(root))
+			if d := vendorDiff(t, root); d != "" {
+				t.Fatalf("the list left the policy, the file still differs from the vendor's:\n%s", d)
+			}
+		})
+	}
+}
+
+// A block list gains and loses whole `- item` lines.
+func TestListInPlaceBlock(t *testing.T) {
+	root := node032(t)
+	vendor := "- list: team_images\n  items:\n    - nginx   # the web tier\n    - \"redis\"\n    - busybox\n\n- rule: X\n  desc: x\n  condition: container.image.repository in (team_images)\n  output: x\n  priority: INFO\n"
+	writeNode(t, root, localPath, []byte(vendor))
+	l := policy.List{Name: "team_images", Remove: []string{"nginx"}, Add: []string{"quay.io/team/api:v1", "null"}}
+	mustApply(t, listPolicy(policy.InPlace, l), opts(root))
+	want := "- list: team_images\n  items:\n    - \"redis\"\n    - busybox\n    - quay.io/team/api:v1\n    - \"null\"\n\n- rule: X\n"
+	if got := readNode(t, root, localPath); !strings.HasPrefix(got, want) {
+		t.Fatalf("got\n%s\nwant it to start with\n%s", got, want)
+	}
+	mustApply(t, listPolicy(policy.InPlace), opts(root))
+	if got := readNode(t, root, localPath); got != vendor {
+		t.Fatalf("not restored:\n%s", got)
+	}
+}
+
+// Drift on a managed list is put back; a list Falco amends later is edited
+// only where the edit counts.
+func TestListInPlaceDriftAndAppends(t *testing.T) {
+	root := node032(t)
+	l := policy.List{Name: "shell_binaries", Remove: []string{"sh"}}
+	mustApply(t, listPolicy(policy.InPlace, l), opts(root))
+	h := filepath.Join(root, rulesPath)
+	b, _ := os.ReadFile(h)
+	os.WriteFile(h, []byte(strings.Replace(string(b), "ksh, tcsh", "ksh, sh, tcsh", 1)), 0o644)
+	p := mustPlan(t, listPolicy(policy.InPlace, l), opts(root))
+	if len(p.Files) != 1 || len(p.Files[0].Changes) != 1 || p.Files[0].Changes[0].Reason != ReasonDrift || p.Files[0].Changes[0].Kind != "list" {
+		t.Fatalf("want one drift change of the list, got %s", p.Summary())
+	}
+
+	// An append entry in the local file adds sh back after the definition.
+	writeNode(t, root, localPath, []byte("- list: shell_binaries\n  append: true\n  items: [sh, fish]\n"))
+	_, err := MakePlan(listPolicy(policy.InPlace, l), opts(root))
+	if err == nil || !strings.Contains(err.Error(), `the item "sh" is added by the entry at /etc/falco/falco_rules.local.yaml:1`) {
+		t.Fatalf("want a refusal naming the append entry, got %v", err)
+	}
+	// Adding what an append entry adds already changes nothing.
+	p = mustPlan(t, listPolicy(policy.InPlace, policy.List{Name: "shell_binaries", Add: []string{"fish"}}), opts(root))
+	for _, fc := range p.Files {
+		for _, c := range fc.Changes {
+			if c.Kind == "list" && c.Reason == ReasonPolicy {
+				t.Fatalf("fish is appended already, yet the plan changes the list: %s", p.Summary())
+			}
+		}
+	}
+}
+
+func TestListRefusals(t *testing.T) {
+	root := node032(t)
+	_, err := MakePlan(listPolicy(policy.InPlace, policy.List{Name: "shell_binarys", Add: []string{"fish"}}), opts(root))
+	if err == nil || !strings.Contains(err.Error(), `tuning.hcl:1,1: list "shell_binarys" is not defined`) || !strings.Contains(err.Error(), `Did you mean "shell_binaries"?`) {
+		t.Fatalf("want an unknown list with a suggestion, got %v", err)
+	}
+	p := mustPlan(t, listPolicy(policy.InPlace, policy.List{Name: "shell_binaries", Remove: []string{"bsh"}}), opts(root))
+	if !strings.Contains(strings.Join(p.Notes, "\n"), `list "shell_binaries" has no item "bsh" to remove (did you mean "ash"?)`) || !p.Empty() {
+		t.Fatalf("want a note on the missing item and no change, got %q, %s", p.Notes, p.Summary())
+	}
+}
