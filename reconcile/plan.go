@@ -154,6 +154,9 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	p.Notes = append(p.Notes, ls.skipped...)
 	p.own = own
 	vendor := without(all, own)
+	for _, f := range shipped(d, st) {
+		vendor = without(vendor, f)
+	}
 	for _, f := range all {
 		data, err := ReadRulesFile(o.Root, f)
 		if err != nil {
@@ -204,6 +207,9 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 		return nil, err
 	}
 	if err := p.planOverride(d, rf, defs, lists, st, next, own, entries); err != nil {
+		return nil, err
+	}
+	if err := p.planFiles(d, st, next, entries); err != nil {
 		return nil, err
 	}
 	for _, fc := range p.Files {
