@@ -69,7 +69,7 @@ func readSource(dir, rel string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	real, err := filepath.EvalSymlinks(filepath.Join(dir, rel))
+	real, err := filepath.EvalSymlinks(filepath.Join(root, rel))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s does not exist in the policy folder %s: add the file to the policy repository, or fix source.", rel, dir)
 	}
@@ -77,7 +77,7 @@ func readSource(dir, rel string) ([]byte, error) {
 		return nil, err
 	}
 	if r, err := filepath.Rel(root, real); err != nil || !filepath.IsLocal(r) {
-		return nil, fmt.Errorf("%s leads to %s, outside the policy folder: the policy may ship only its own files.", rel, real)
+		return nil, fmt.Errorf("%s is a symlink that leads outside the policy folder (to %s): the policy may ship only its own files.", rel, r)
 	}
 	data, err := regfile.Read(real, regfile.MaxRulesFile)
 	var tl *regfile.TooLargeError

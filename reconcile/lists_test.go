@@ -117,3 +117,61 @@ func TestListRefusals(t *testing.T) {
 		t.Fatalf("want a note on the missing item and no change, got %q, %s", p.Notes, p.Summary())
 	}
 }
+
+// The drop-in entries: `override:` from Falco 0.37, `append: true` or a
+// definition of the whole list before.
+func TestListOverride(t *testing.T) {
+	add := policy.List{Name: "shell_binaries", Add: []string{"fish", "sh"}}
+	remove := policy.List{Name: "shell_binaries", Remove: []string{"sh"}, Add: []string{"fish"}}
+	replace := policy.List{Name: "shell_binaries", Replace: true, Items: []string{"bash"}}
+	for _, tc := range []struct {
+		name, version string
+		list          policy.List
+		want          string
+	}{
+		{"add, 0.44.1", "0.44.1", add, "- list: shell_binaries\n  items: [fish]\n  override:\n    items: append\n"},
+		{"remove, 0.44.1", "0.44.1", remove, "- list: shell_binaries\n  items: [ash, bash, csh, ksh, tcsh, zsh, dash, fish]\n  override:\n    items: replace\n"},
+		{"replace, 0.44.1", "0.44.1", replace, "- list: shell_binaries\n  items: [bash]\n  override:\n    items: replace\n"},
+		{"add, 0.32.1", "0.32.1", add, "- list: shell_binaries\n  append: true\n  items: [fish]\n"},
+		{"remove, 0.32.1", "0.32.1", remove, "- list: shell_binaries\n  items: [ash, bash, csh, ksh, tcsh, zsh, dash, fish]\n"},
+		{"replace, 0.32.1", "0.32.1", replace, "- list: shell_binaries\n  items: [bash]\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := node032(t)
+			if tc.version == "0.44.1" {
+				root = node044(t)
+			}
+			o := opts(root)
+			o.FalcoVersion = tc.version
+			mustApply(t, listPolicy(policy.Override, tc.list), o)
+			got := readNode(t, root, policy.DefaultOverrideFile)
+			if !strings.HasSuffix(got, "\n"+tc.want) {
+				t.Fatalf("override file:\n%s\nwant it to end with:\n%s", got, tc.want)
+			}
+			if d := vendorDiff(t, root); tc.version == "0.32.1" && d != "" {
+				t.Fatalf("the vendor file changed:\n%s", d)
+			}
+			mustApply(t, listPolicy(policy.Override), o)
+			if _, err := os.Stat(filepath.Join(root, policy.DefaultOverrideFile)); !os.IsNotExist(err) {
+				t.Fatalf("the list left the policy, the override file stays: %v", err)
+			}
+		})
+	}
+}
+
+// Switching strategy moves the edit: the in-place edit is undone when the
+// drop-in takes over.
+func TestListSwitchStrategy(t *testing.T) {
+	root := node032(t)
+	l := policy.List{Name: "shell_binaries", Remove: []string{"sh"}}
+	mustApply(t, listPolicy(policy.InPlace, l), opts(root))
+	o := opts(root)
+	o.FalcoVersion = "0.32.1"
+	mustApply(t, listPolicy(policy.Override, l), o)
+	if d := vendorDiff(t, root); d != "" {
+		t.Fatalf("the in-place edit stays:\n%s", d)
+	}
+	if got := readNode(t, root, policy.DefaultOverrideFile); !strings.Contains(got, "- list: shell_binaries\n  items: [ash, bash, csh, ksh, tcsh, zsh, dash]\n") {
+		t.Fatalf("override file computed from the edited list, not the vendor's:\n%s", got)
+	}
+}
