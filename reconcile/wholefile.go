@@ -104,9 +104,9 @@ func (p *Plan) planFile(f policy.File, st, next *State, entries []string) error 
 	act, reason := Create, ReasonPolicy
 	if exists {
 		act = Update
-		if prev != nil && prev.SHA256 == sum(out) {
-			reason = ReasonDrift // the policy asks what was written: the file was changed on the node
-		}
+	}
+	if prev != nil && prev.SHA256 == sum(out) {
+		reason = ReasonDrift // the policy asks what was written: the file was changed or removed on the node
 	}
 	p.Files = append(p.Files, &FileChange{Path: f.Path, Action: act, Old: cur, New: out,
 		Changes: []Change{{Kind: "file", Rule: f.Source, Field: "content", Reason: reason}}})

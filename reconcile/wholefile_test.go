@@ -56,6 +56,12 @@ func TestFileLifecycle(t *testing.T) {
 		t.Fatalf("drift not put back: %s", p.Summary())
 	}
 
+	os.Remove(filepath.Join(root, teamPath))
+	p = mustApply(t, filePolicy(team(teamRules)), opts(root))
+	if len(p.Files) != 1 || p.Files[0].Action != Create || p.Files[0].Changes[0].Reason != ReasonDrift || readNode(t, root, teamPath) != want {
+		t.Fatalf("a removed file not put back as drift: %s", p.Summary())
+	}
+
 	changed := strings.Replace(teamRules, "team-agent", "team-agent, team-cron", 1)
 	p = mustApply(t, filePolicy(team(changed)), opts(root))
 	if len(p.Files) != 1 || p.Files[0].Action != Update || p.Files[0].Changes[0].Reason != ReasonPolicy ||
