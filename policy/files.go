@@ -38,7 +38,7 @@ func (ev *evaluator) file(nb *namedBlock) (File, bool) {
 	}
 	data, err := readSource(ev.p.dir, s)
 	if err != nil {
-		ev.fail(rng, "Cannot read source", err.Error())
+		ev.fail(rng, "Cannot read source", err.Error()+".")
 		return f, true
 	}
 	h := sha256.Sum256(data)
@@ -71,22 +71,22 @@ func readSource(dir, rel string) ([]byte, error) {
 	}
 	real, err := filepath.EvalSymlinks(filepath.Join(root, rel))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s does not exist in the policy folder %s: add the file to the policy repository, or fix source.", rel, dir)
+		return nil, fmt.Errorf("%s does not exist in the policy folder %s: add the file to the policy repository, or fix source", rel, dir)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if r, err := filepath.Rel(root, real); err != nil || !filepath.IsLocal(r) {
-		return nil, fmt.Errorf("%s is a symlink that leads outside the policy folder (to %s): the policy may ship only its own files.", rel, r)
+		return nil, fmt.Errorf("%s is a symlink that leads outside the policy folder (to %s): the policy may ship only its own files", rel, r)
 	}
 	data, err := regfile.Read(real, regfile.MaxRulesFile)
 	var tl *regfile.TooLargeError
 	var nr *regfile.NotRegularError
 	switch {
 	case errors.As(err, &tl):
-		return nil, fmt.Errorf("%s is over the %d MiB cap on a rules file (Falco's largest upstream rules file is 136 KB): split it.", rel, tl.Limit>>20)
+		return nil, fmt.Errorf("%s is over the %d MiB cap on a rules file (Falco's largest upstream rules file is 136 KB): split it", rel, tl.Limit>>20)
 	case errors.As(err, &nr):
-		return nil, fmt.Errorf("%s is %s, not a regular file: give a rules file.", rel, regfile.Kind(nr.Mode))
+		return nil, fmt.Errorf("%s is %s, not a regular file: give a rules file", rel, regfile.Kind(nr.Mode))
 	case err != nil:
 		return nil, err
 	}

@@ -147,11 +147,9 @@ func seqItems(n *yaml.Node) ([]string, error) {
 	return out, nil
 }
 
-// listResult is a list's new items computed from the vendor's, with what
-// the computation has to say.
+// listResult is a list's new items computed from the vendor's.
 type listResult struct {
 	items []string // the new items, in order
-	notes []string
 }
 
 // desiredItems computes the new items of a list from base, the items the

@@ -68,7 +68,7 @@ func (p *Plan) planFile(f policy.File, st, next *State, entries []string) error 
 	case f.Path == p.own:
 		return fmt.Errorf("it is the override_file, which rulekeeper writes from the rule blocks: choose another path")
 	case !slices.Contains(entries, f.Path) && !slices.Contains(entries, path.Dir(f.Path)):
-		return fmt.Errorf("Falco does not load it: it is not among the files Falco loads (%s); put it in a rules folder Falco loads (such as /etc/falco/rules.d), or add it to rules_files", strings.Join(entries, ", "))
+		return fmt.Errorf("it is not among the files Falco loads (%s), so Falco would never read it; put it in a rules folder Falco loads (such as /etc/falco/rules.d), or add it to rules_files", strings.Join(entries, ", "))
 	case prev != nil && len(prev.Values) > 0:
 		return fmt.Errorf("rulekeeper edits values of this file in place: it cannot also write it whole")
 	}

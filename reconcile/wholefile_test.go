@@ -90,7 +90,7 @@ func TestFileRefusals(t *testing.T) {
 		want  string
 	}{
 		{"a file Falco does not load", nil, policy.File{Path: "/etc/falco/extra/60-team.yaml", Content: []byte(teamRules)},
-			`tuning.hcl:3,1: file "/etc/falco/extra/60-team.yaml": Falco does not load it`},
+			`tuning.hcl:3,1: file "/etc/falco/extra/60-team.yaml": it is not among the files Falco loads`},
 		{"a file someone else wrote", func(t *testing.T, root string) {
 			writeNode(t, root, teamPath, []byte("# the team's own\n"))
 		}, team(teamRules), "/etc/falco/rules.d/60-team.yaml exists and was not written by rulekeeper"},
