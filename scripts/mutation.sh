@@ -46,7 +46,10 @@ for pkg in "${pkgs[@]}"; do
   fi
   # One worker: the tests of these packages start servers and time things;
   # two mutants at once on two cores make slow tests look like killed ones.
-  (cd "$dir" && "$GOBIN/gremlins" unleash --workers 1 --timeout-coefficient 3 "${exclude[@]}" \
+  # In a PID namespace of its own (a fresh /proc), the tests see only their
+  # own processes: agent/initsys looks for falco in /proc, and must not find
+  # another program's (a test elsewhere on the machine) and fail for that.
+  (cd "$dir" && unshare --pid --fork --mount-proc "$GOBIN/gremlins" unleash --workers 1 --timeout-coefficient 3 "${exclude[@]}" \
     --output "$out/$name.json" "$pkg" | tee "$out/$name.log" | grep -E '^ *(LIVED|TIMED OUT|NOT VIABLE)|^Mutator|^Killed|^Timed|^Not|^Mutant|^Test efficacy|^Mutant coverage' || true)
   [ "$dir" = "$repo" ] || rm -rf "$dir"
 done
