@@ -175,3 +175,63 @@ func TestListSwitchStrategy(t *testing.T) {
 		t.Fatalf("override file computed from the edited list, not the vendor's:\n%s", got)
 	}
 }
+
+// A new vendor file (a package upgrade) gets the list edit again, computed
+// from the new vendor's items.
+func TestListUpgrade(t *testing.T) {
+	root := node032(t)
+	l := policy.List{Name: "shell_binaries", Remove: []string{"sh"}}
+	mustApply(t, listPolicy(policy.InPlace, l), opts(root))
+	b, _ := os.ReadFile(vendor032)
+	upgraded := strings.Replace(string(b), "items: [ash, bash, csh, ksh, sh, tcsh, zsh, dash]", "items: [ash, bash, csh, ksh, sh, tcsh, zsh, dash, fish]", 1)
+	upgraded = strings.Replace(upgraded, "# Copyright (C) 2022", "# Copyright (C) 2023", 1)
+	writeNode(t, root, rulesPath, []byte(upgraded))
+	p := mustApply(t, listPolicy(policy.InPlace, l), opts(root))
+	if len(p.Files) != 1 || p.Files[0].Changes[0].Reason != ReasonUpgrade {
+		t.Fatalf("want the edit re-applied on the new vendor file, got %s", p.Summary())
+	}
+	if got := readNode(t, root, rulesPath); !strings.Contains(got, "items: [ash, bash, csh, ksh, tcsh, zsh, dash, fish]\n") {
+		t.Fatal("the new vendor's list did not get the edit")
+	}
+	mustApply(t, listPolicy(policy.InPlace), opts(root))
+	if got := readNode(t, root, rulesPath); got != upgraded {
+		t.Fatal("restoring did not give the new vendor's bytes back")
+	}
+}
+
+// Lists rulekeeper cannot edit safely are refused with the file and line.
+func TestListUneditable(t *testing.T) {
+	for _, tc := range []struct{ name, file, want string }{
+		{"multi-line block item", "- list: l\n  items:\n    - a\n    - b\n      c\n", "rulekeeper edits block lists of one `- item` per line"},
+		{"a block list with a rule after it", "- list: l\n  items:\n    - a\n    - b\n- rule: r\n  desc: d\n  condition: proc.name in (l)\n  output: o\n  priority: INFO\n", ""},
+		{"not a list", "- list: l\n  items: a\n", "items is not a list"},
+		{"nested item", "- list: l\n  items: [[a]]\n", "an item that is not a plain value"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := node032(t)
+			writeNode(t, root, localPath, []byte(tc.file))
+			_, err := MakePlan(listPolicy(policy.InPlace, policy.List{Name: "l", Remove: []string{"a"}}), opts(root))
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("want it edited, got %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), localPath)):
+				t.Fatalf("want an error naming %s with %q, got %v", localPath, tc.want, err)
+			}
+		})
+	}
+}
+
+// A list written as a flow mapping entry is edited as well.
+func TestListFlowEntry(t *testing.T) {
+	root := node032(t)
+	vendor := "- {list: l, items: [a, b, c]}\n- {list: m, items: [x]}\n"
+	writeNode(t, root, localPath, []byte(vendor))
+	mustApply(t, listPolicy(policy.InPlace, policy.List{Name: "l", Remove: []string{"b"}, Add: []string{"d"}}), opts(root))
+	if got := readNode(t, root, localPath); got != "- {list: l, items: [a, c, d]}\n- {list: m, items: [x]}\n" {
+		t.Fatalf("got %q", got)
+	}
+	mustApply(t, listPolicy(policy.InPlace), opts(root))
+	if got := readNode(t, root, localPath); got != vendor {
+		t.Fatalf("not restored: %q", got)
+	}
+}
