@@ -1,8 +1,10 @@
 package reconcile
 
 import (
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -31,6 +33,8 @@ func TestListInPlace(t *testing.T) {
 			"< " + "  items: [ash, bash, csh, ksh, sh, tcsh, zsh, dash]\n> " + "  items: [bash, csh, ksh, tcsh, zsh]"},
 		{"replace a flow list", policy.List{Name: "shell_binaries", Replace: true, Items: []string{"zsh", "fish"}},
 			"< " + "  items: [ash, bash, csh, ksh, sh, tcsh, zsh, dash]\n> " + "  items: [zsh, fish]"},
+		{"add to an empty flow list", policy.List{Name: "trusted_images", Add: []string{"registry.example.com/team/api"}},
+			"< " + "  items: []\n> " + "  items: [registry.example.com/team/api]"},
 		{"empty a flow list", policy.List{Name: "shell_binaries", Replace: true, Items: []string{}},
 			"< " + "  items: [ash, bash, csh, ksh, sh, tcsh, zsh, dash]\n> " + "  items: []"},
 		{"multi-line flow list: remove the last of a line, add one", policy.List{Name: "ssh_binaries", Remove: []string{"ssh-agent", "sshd"}, Add: []string{"dropbear"}},
@@ -234,4 +238,94 @@ func TestListFlowEntry(t *testing.T) {
 	if got := readNode(t, root, localPath); got != vendor {
 		t.Fatalf("not restored: %q", got)
 	}
+}
+
+// everyList is a policy that changes every list of a vendor file at once:
+// its first item goes, a new one of the same kind comes. Falco types the
+// items by their use: a list compared with fd.net takes networks, with a
+// port numbers (the real Falco refuses "rk-added" there).
+func everyList(t testing.TB, file string, s policy.Strategy) policy.Desired {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata/falco", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rf, err := readRules(file, b, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := policy.Desired{Falco: policy.Falco{Strategy: s}}
+	seen := map[string]bool{}
+	for i, it := range rf.items {
+		if it.kind != "list" || seen[it.name] {
+			continue
+		}
+		seen[it.name] = true
+		m, err := rf.entry(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		items, err := seqItems(mapValue(m, "items"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(items) == 0 {
+			continue // nothing tells what an item of it looks like
+		}
+		add := likeItem(items[0])
+		l := policy.List{Name: it.name, Add: []string{add}, Pos: "every.hcl:1,1"}
+		if items[0] != add {
+			l.Remove = []string{items[0]}
+		}
+		d.Lists = append(d.Lists, l)
+	}
+	if len(d.Lists) < 20 {
+		t.Fatalf("%s: only %d lists", file, len(d.Lists))
+	}
+	return d
+}
+
+// Every list of the upstream 0.32.1 file, edited in place at once: each
+// edit is checked, the second pass has nothing to do, and taking the lists
+// out of the policy gives the vendor's bytes back.
+func TestEveryListInPlace(t *testing.T) {
+	root := node032(t)
+	d := everyList(t, "falco_rules-0.32.1.yaml", policy.InPlace)
+	p := mustApply(t, d, opts(root))
+	n := 0
+	for _, fc := range p.Files {
+		for _, c := range fc.Changes {
+			if c.Kind == "list" {
+				n++
+			}
+		}
+	}
+	if n != len(d.Lists) {
+		t.Fatalf("%d lists changed, want %d", n, len(d.Lists))
+	}
+	if p := mustPlan(t, d, opts(root)); !p.Empty() {
+		t.Fatalf("second pass: %s", p.Summary())
+	}
+	mustApply(t, listPolicy(policy.InPlace), opts(root))
+	if diff := vendorDiff(t, root); diff != "" {
+		t.Fatalf("not restored:\n%s", diff)
+	}
+}
+
+// likeItem is a new item of the kind of v: a number, a network, an address
+// or a name; quoted for Falco where v is (`'"10.0.0.0/8"'`).
+func likeItem(v string) string {
+	if inner, ok := strings.CutPrefix(v, `"`); ok && len(inner) > 0 && strings.HasSuffix(inner, `"`) {
+		return `"` + likeItem(strings.TrimSuffix(inner, `"`)) + `"`
+	}
+	if _, err := strconv.Atoi(v); err == nil {
+		return "65432"
+	}
+	if _, _, err := net.ParseCIDR(v); err == nil {
+		return "198.51.100.0/24"
+	}
+	if net.ParseIP(v) != nil {
+		return "198.51.100.7"
+	}
+	return "rk-added"
 }

@@ -123,3 +123,31 @@ func TestRealFalcoFile(t *testing.T) {
 }
 
 func readNodeErr(root, p string) ([]byte, error) { return os.ReadFile(hostPath(root, p)) }
+
+// Every list of each upstream file edited at once, in place and by a
+// drop-in: the real Falco of that version accepts the result (`-V`, run by
+// rulekeeper's gate before anything is written, and again on the files).
+func TestRealFalcoEveryList(t *testing.T) {
+	for _, v := range realfalco.Versions {
+		bin := realfalco.Binary(t, v)
+		for _, s := range []policy.Strategy{policy.InPlace, policy.Override} {
+			t.Run(v+"/"+string(s), func(t *testing.T) {
+				root := realNode(t, v)
+				o := opts(root)
+				o.FalcoBinary, o.FalcoVersion = bin, v
+				d := everyList(t, realfalco.Packages[v].Rules, s)
+				p := mustPlan(t, d, o)
+				res, err := Apply(p)
+				if err != nil {
+					t.Fatalf("apply of %d lists: %v", len(d.Lists), err)
+				}
+				if !res.Checked {
+					t.Fatal("the files were not checked with the real falco -V")
+				}
+				if out, errOut, code := realfalco.Run(t, bin, loadArgs(root, p, "-V")...); code != 0 {
+					t.Fatalf("real Falco %s refuses the edited files (exit %d):\n%s%s", v, code, out, errOut)
+				}
+			})
+		}
+	}
+}
