@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"io"
@@ -91,11 +92,14 @@ func printStatus(w io.Writer, st *agent.Status, rs *reconcile.State) {
 	for _, f := range slices.Sorted(maps.Keys(rs.Files)) {
 		fs := rs.Files[f]
 		fmt.Fprintln(w, "  "+f)
-		if fs.Owned {
+		switch {
+		case fs.Source != "":
+			fmt.Fprintf(w, "    (written whole by rulekeeper from %s in the policy)\n", fs.Source)
+		case fs.Owned:
 			fmt.Fprintln(w, "    (written whole by rulekeeper)")
 		}
 		for _, v := range fs.Values {
-			fmt.Fprintf(w, "    rule %q %s\n", v.Rule, v.Field)
+			fmt.Fprintf(w, "    %s %q %s\n", cmp.Or(v.Kind, "rule"), v.Rule, v.Field)
 		}
 	}
 	if st == nil {

@@ -32,6 +32,7 @@ var commands = map[string]command{
 	"plan":     {runPlan, "plan --policy DIR  show the diff a pass would make; exit 0 none, 2 changes, 1 error"},
 	"apply":    {runApply, "apply --policy DIR edit the rule files as the policy says"},
 	"run":      {runDaemon, "run --config FILE  the node daemon (rulekeeperd): keep the rule files converged, catch drift"},
+	"fleet":    {runFleet, "fleet --prometheus URL  the fleet as Prometheus sees it: commits, nodes behind, drifted, silent; exit 0 settled, 2 not, 1 error"},
 	"status":   {runStatus, "status             what the state directory says: commit, rollout wave, managed values, last drift or error"},
 	"wave":     {runWave, "wave --policy DIR  the rollout wave of a node (--hostname, --label) under the policy's rollout block"},
 	"version":  {runVersion, "version            print the version"},
@@ -64,7 +65,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: rulekeeper COMMAND [flags]\n\ncommands:")
-	for _, name := range []string{"validate", "plan", "apply", "run", "status", "wave", "version"} {
+	for _, name := range []string{"validate", "plan", "apply", "run", "status", "wave", "fleet", "version"} {
 		fmt.Fprintln(w, "  "+commands[name].usage)
 	}
 	fmt.Fprintln(w, "\nrulekeeper COMMAND -h lists a command's flags.")

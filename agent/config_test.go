@@ -157,3 +157,26 @@ func TestConfigMissingFile(t *testing.T) {
 		t.Fatalf("diags: %v", l.Diags)
 	}
 }
+
+// A relative source url is a folder beside the config file; URLs, absolute
+// paths and git's scp-like host:path stay as written. A colon after a slash,
+// or first, does not make a host.
+func TestConfigSourceURLResolved(t *testing.T) {
+	for url, want := range map[string]string{
+		"https://git.example.com/p.git": "https://git.example.com/p.git",
+		"/srv/policy":                   "/srv/policy",
+		"git@git.example.com:sec/p.git": "git@git.example.com:sec/p.git",
+		"policy":                        "BASE/policy",
+		"./a:b/policy":                  "BASE/a:b/policy",
+		":policy":                       "BASE/:policy",
+	} {
+		p := writeConfig(t, fmt.Sprintf("source { url = %q }\n", url))
+		l := LoadConfig(p)
+		if l.Config == nil {
+			t.Fatalf("%s: %v", url, l.Diags)
+		}
+		if want = strings.Replace(want, "BASE", filepath.Dir(p), 1); l.Config.Source.URL != want {
+			t.Errorf("url %q reads as %q, want %q", url, l.Config.Source.URL, want)
+		}
+	}
+}

@@ -25,6 +25,7 @@ var wantDeb = map[string]string{
 	"./usr/share/lintian/overrides/rulekeeper": "-rw-r--r--",
 
 	"./usr/share/rulekeeper/prometheus/rulekeeper-alerts.yaml": "-rw-r--r--",
+	"./usr/share/rulekeeper/grafana/rulekeeper-fleet.json":     "-rw-r--r--",
 }
 
 var wantRPM = map[string]string{
@@ -37,6 +38,7 @@ var wantRPM = map[string]string{
 	"/usr/share/man/man1/rulekeeper.1.gz":        "-rw-r--r--",
 
 	"/usr/share/rulekeeper/prometheus/rulekeeper-alerts.yaml": "-rw-r--r--",
+	"/usr/share/rulekeeper/grafana/rulekeeper-fleet.json":     "-rw-r--r--",
 }
 
 func TestDebContents(t *testing.T) {
@@ -85,6 +87,7 @@ func TestDebBinaryVersion(t *testing.T) {
 		"etc/rulekeeper/agent.hcl":              "files/agent.hcl",
 
 		"usr/share/rulekeeper/prometheus/rulekeeper-alerts.yaml": "prometheus/rulekeeper-alerts.yaml",
+		"usr/share/rulekeeper/grafana/rulekeeper-fleet.json":     "grafana/rulekeeper-fleet.json",
 	} {
 		a, _ := os.ReadFile(filepath.Join(dir, pkgPath))
 		b, _ := os.ReadFile(src)

@@ -8,6 +8,10 @@ type Desired struct {
 	// Rules in the order the policy declares them (files sorted by name,
 	// blocks in file order). Rules whose `when` is false are left out.
 	Rules []Rule
+	// Lists are the Falco lists the policy changes, in declaration order.
+	Lists []List `json:",omitempty"`
+	// Files are the whole rules files the policy ships, in declaration order.
+	Files []File `json:",omitempty"`
 	// Rollout is the policy's rollout block, nil without one. It is the
 	// same for every node.
 	Rollout *Rollout `json:",omitempty"`
@@ -68,4 +72,30 @@ type Output struct {
 	Include []string
 	// Exclude lists whitespace-separated tokens removed from the vendor's output.
 	Exclude []string
+}
+
+// List is the desired state of one Falco list, described from the vendor's
+// items: Add and Remove change them, Items (when Replace) replaces them.
+type List struct {
+	Name string
+	// Add lists items appended when the list lacks them; Remove lists items
+	// taken out wherever they stand.
+	Add, Remove []string `json:",omitempty"`
+	// Replace says Items is the whole new list (Add and Remove are empty).
+	Replace bool     `json:",omitempty"`
+	Items   []string `json:",omitempty"`
+	Pos     string
+}
+
+// File is a whole rules file the policy ships: its bytes are written to
+// Path on the node, which rulekeeper then owns.
+type File struct {
+	// Path is the node path Falco loads the file from.
+	Path string
+	// Source is the file in the policy folder, relative to it.
+	Source string
+	// SHA256 is the content's hash: the desired state's record of it.
+	SHA256  string
+	Content []byte `json:"-"`
+	Pos     string
 }

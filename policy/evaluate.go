@@ -25,6 +25,16 @@ func (p *Policy) Evaluate(n Node) (Desired, hcl.Diagnostics) {
 			d.Rules = append(d.Rules, r)
 		}
 	}
+	for _, nb := range p.lists {
+		if l, keep := ev.list(nb); keep {
+			d.Lists = append(d.Lists, l)
+		}
+	}
+	for _, nb := range p.rfiles {
+		if f, keep := ev.file(nb); keep {
+			d.Files = append(d.Files, f)
+		}
+	}
 	r, rdiags := p.Rollout()
 	d.Rollout = r
 	return d, append(ev.diags, rdiags...)

@@ -14,8 +14,11 @@ import (
 // Policy is a parsed policy directory, not yet evaluated against a node.
 type Policy struct {
 	files   map[string]*hcl.File
+	dir     string // the policy folder, where file blocks find their sources
 	falco   *falcoBlock
 	rules   []*ruleBlock
+	lists   []*namedBlock
+	rfiles  []*namedBlock
 	rollout *rolloutBlock
 }
 
@@ -44,6 +47,8 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "falco"},
 		{Type: "rule", LabelNames: []string{"name"}},
 		{Type: "rollout"},
+		{Type: "list", LabelNames: []string{"name"}},
+		{Type: "file", LabelNames: []string{"path"}},
 	},
 }
 
@@ -70,7 +75,7 @@ var outputSchema = &hcl.BodySchema{
 // reports all of them; the returned Policy is never nil, so Files can feed
 // the diagnostic writer even when diags has errors.
 func Load(dir string) (*Policy, hcl.Diagnostics) {
-	p := &Policy{files: map[string]*hcl.File{}}
+	p := &Policy{files: map[string]*hcl.File{}, dir: dir}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return p, hcl.Diagnostics{{
@@ -97,6 +102,7 @@ func Load(dir string) (*Policy, hcl.Diagnostics) {
 	parser := hclparse.NewParser()
 	var diags hcl.Diagnostics
 	seen := map[string]*ruleBlock{}
+	seenList, seenFile := map[string]*namedBlock{}, map[string]*namedBlock{}
 	for _, name := range names {
 		f, d := parser.ParseHCLFile(name)
 		diags = append(diags, d...)
@@ -114,6 +120,18 @@ func Load(dir string) (*Policy, hcl.Diagnostics) {
 				diags = append(diags, p.addRule(b, seen)...)
 			case "rollout":
 				diags = append(diags, p.addRollout(b)...)
+			case "list":
+				nb, d := addNamed(b, listSchema, "list", seenList)
+				diags = append(diags, d...)
+				if nb != nil {
+					p.lists = append(p.lists, nb)
+				}
+			case "file":
+				nb, d := addNamed(b, fileSchema, "file", seenFile)
+				diags = append(diags, d...)
+				if nb != nil {
+					p.rfiles = append(p.rfiles, nb)
+				}
 			}
 		}
 	}

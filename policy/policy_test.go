@@ -44,6 +44,8 @@ var cases = []struct {
 	{name: "rollout-node", node: Node{Hostname: "web-1", Labels: map[string]string{"env": "prod"}}},
 	{name: "rollout-nodelay", node: UnknownNode(nil)},
 	{name: "rollout-names", node: UnknownNode(nil)},
+	{name: "tuning", node: Node{Hostname: "web-1", OS: "debian", Labels: map[string]string{"env": "prod"}}},
+	{name: "tuning-errors", node: UnknownNode(nil)},
 }
 
 func TestCases(t *testing.T) {

@@ -110,3 +110,16 @@ func BenchmarkPassConverged032(b *testing.B) {
 		}
 	}
 }
+
+// A list edit beside the exam's: `shell_binaries` loses sh and gains fish.
+func BenchmarkPlanExamAndList032(b *testing.B) {
+	root := node032(b)
+	d := exam(policy.InPlace)
+	d.Lists = []policy.List{{Name: "shell_binaries", Remove: []string{"sh"}, Add: []string{"fish"}, Pos: "b.hcl:1,1"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := MakePlan(d, opts(root)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -112,7 +113,7 @@ func (p *Plan) Summary() string {
 			if c.Line > 0 {
 				at = fmt.Sprintf(" at line %d", c.Line)
 			}
-			fmt.Fprintf(&b, "    rule %q %s%s (%s)\n", c.Rule, c.Field, at, c.Reason)
+			fmt.Fprintf(&b, "    %s %q %s%s (%s)\n", cmp.Or(c.Kind, "rule"), c.Rule, c.Field, at, c.Reason)
 		}
 	}
 	return b.String()

@@ -163,11 +163,14 @@ func findRules(rules []policy.Rule, files map[string]*rulesFile, order, missing 
 }
 
 // amends reports whether item i only amends an earlier definition (see
-// defines).
+// defines and definesList).
 func (rf *rulesFile) amends(i int) (bool, error) {
 	m, err := rf.entry(i)
 	if err != nil {
 		return false, err
+	}
+	if rf.items[i].kind == "list" {
+		return !definesList(m), nil
 	}
 	return !defines(m), nil
 }
@@ -230,10 +233,14 @@ func (rf *rulesFile) alone(i int) (*yaml.Node, error) {
 	return m, nil
 }
 
-// lastDef finds the last definition of a rule within one file.
-func (rf *rulesFile) lastDef(name string) (int, bool) {
+// lastDef finds the last definition of a rule (or, with kind "list", a
+// list) within one file.
+func (rf *rulesFile) lastDef(kind, name string) (int, bool) {
+	if kind == "" {
+		kind = "rule"
+	}
 	for i := len(rf.items) - 1; i >= 0; i-- {
-		if it := rf.items[i]; it.kind == "rule" && it.name == name {
+		if it := rf.items[i]; it.kind == kind && it.name == name {
 			if a, err := rf.amends(i); err == nil && !a {
 				return i, true
 			}

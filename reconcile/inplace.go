@@ -16,15 +16,23 @@ import (
 // planInPlace computes the edits of vendor files: values the policy sets
 // (in_place strategy) and values rulekeeper set before that must return to
 // the vendor's (a rule left the policy, or the strategy changed).
-func (p *Plan) planInPlace(d policy.Desired, rf map[string]*rulesFile, defs map[string]def, st, next *State) error {
-	byFile := map[string]map[int]policy.Rule{}
+func (p *Plan) planInPlace(d policy.Desired, rf map[string]*rulesFile, defs map[string]def, lists map[string]listDef, st, next *State) error {
+	byFile := map[string]map[int]target{}
+	put := func(file string, i int, t target) {
+		if byFile[file] == nil {
+			byFile[file] = map[int]target{}
+		}
+		byFile[file][i] = t
+	}
 	if p.Strategy == policy.InPlace {
 		for _, r := range d.Rules {
 			df := defs[r.Name]
-			if byFile[df.file] == nil {
-				byFile[df.file] = map[int]policy.Rule{}
-			}
-			byFile[df.file][df.item] = r
+			put(df.file, df.item, target{rule: r})
+		}
+		for _, l := range d.Lists {
+			ld := lists[l.Name]
+			put(ld.file, ld.item, target{list: &l, ld: ld})
+			p.Notes = append(p.Notes, missingNotes(l, ld.effective())...)
 		}
 	}
 	var paths []string
@@ -67,7 +75,7 @@ func (p *Plan) planInPlace(d policy.Desired, rf map[string]*rulesFile, defs map[
 	return nil
 }
 
-func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileState) (*FileChange, *FileState, error) {
+func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]target, prev *FileState) (*FileChange, *FileState, error) {
 	data := rf.data
 	olds, upgrade, err := rf.managed(prev)
 	if err != nil {
@@ -103,7 +111,7 @@ func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileS
 	for _, i := range order {
 		it := rf.items[i]
 		if !rf.simple { // the items of a simple file stand alone, and hold no alias
-			if err := rf.editable(i, rules[i]); err != nil {
+			if err := rf.editable(i, rules[i].rule); err != nil {
 				return nil, nil, err
 			}
 			if _, err := rf.alone(i); err != nil {
@@ -123,7 +131,7 @@ func (p *Plan) inPlaceFile(rf *rulesFile, rules map[int]policy.Rule, prev *FileS
 				return nil, nil, err
 			}
 		}
-		next, vspans, nspans, want, values, err := desiredItem(vendor, m, rules[i])
+		next, vspans, nspans, want, values, err := rules[i].desired(vendor, m)
 		if err != nil {
 			return nil, nil, itemError(rf.path, it, err)
 		}
@@ -281,9 +289,13 @@ func simpleValue(vendor, v string, foldCase, bare bool) func(region) (string, st
 
 // itemChanges lists, as Falco reads them, the values that differ between the
 // item now and the item after the plan.
-func itemChanges(now string, a, b map[string]any, it item, r policy.Rule, drifted []string, upgrade bool) []Change {
+func itemChanges(now string, a, b map[string]any, it item, r target, drifted []string, upgrade bool) []Change {
 	var out []Change
-	for _, field := range []string{"output", "priority", "enabled"} {
+	fields := []string{"output", "priority", "enabled"}
+	if it.kind == "list" {
+		fields = []string{"items"}
+	}
+	for _, field := range fields {
 		ov, nv := valueText(a[field]), valueText(b[field])
 		if ov == nv {
 			continue
@@ -294,10 +306,14 @@ func itemChanges(now string, a, b map[string]any, it item, r policy.Rule, drifte
 			reason = ReasonDrift
 		case upgrade:
 			reason = ReasonUpgrade
-		case !manages(r, field):
+		case !r.manages(field):
 			reason = ReasonRestore
 		}
-		out = append(out, Change{Rule: it.name, Field: field, Line: it.line + keyLine(now, field), Old: ov, New: nv, Reason: reason})
+		kind := ""
+		if it.kind == "list" {
+			kind = "list"
+		}
+		out = append(out, Change{Kind: kind, Rule: it.name, Field: field, Line: it.line + keyLine(now, field), Old: ov, New: nv, Reason: reason})
 	}
 	return out
 }
@@ -328,6 +344,13 @@ func valueText(v any) string {
 	if v == nil {
 		return ""
 	}
+	if l, ok := v.([]any); ok { // a list's items, as its file writes them
+		s := make([]string, len(l))
+		for i, x := range l {
+			s[i] = fmt.Sprint(x)
+		}
+		return "[" + strings.Join(s, ", ") + "]"
+	}
 	return strings.TrimSpace(fmt.Sprint(v))
 }
 
@@ -341,4 +364,27 @@ func manages(r policy.Rule, field string) bool {
 		return r.Enabled != nil
 	}
 	return false
+}
+
+// target is what the policy asks of one item of a vendor file: a rule's
+// values or a list's items. The zero target asks nothing (the item's
+// managed values return to the vendor's).
+type target struct {
+	rule policy.Rule
+	list *policy.List
+	ld   listDef
+}
+
+func (t target) desired(vendor string, m *yaml.Node) (string, [][2]int, [][2]int, map[string]string, []Value, error) {
+	if t.list != nil {
+		return desiredList(vendor, m, *t.list, t.ld)
+	}
+	return desiredItem(vendor, m, t.rule)
+}
+
+func (t target) manages(field string) bool {
+	if t.list != nil {
+		return field == "items"
+	}
+	return manages(t.rule, field)
 }

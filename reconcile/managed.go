@@ -31,7 +31,7 @@ func (rf *rulesFile) managed(prev *FileState) (olds []found, upgrade bool, err e
 	carries, informative := false, false
 	for _, v := range prev.Values {
 		f := found{Value: v}
-		if i, ok := rf.lastDef(v.Rule); ok {
+		if i, ok := rf.lastDef(v.Kind, v.Rule); ok {
 			it := rf.items[i]
 			m, ok := parsed[i]
 			if !ok {

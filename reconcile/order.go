@@ -51,6 +51,17 @@ func loadsAfter(order []string, own string, defs map[string]def) error {
 	return nil
 }
 
+// listsLoadAfter is loadsAfter for the lists the override file changes.
+func listsLoadAfter(order []string, own string, lists map[string]listDef) error {
+	at := slices.Index(order, own)
+	for name, ld := range lists {
+		if i := slices.Index(order, ld.file); i >= at {
+			return fmt.Errorf("the override would not win: Falco loads %s before %s, which defines list %q; choose an override_file that Falco loads later", own, ld.file, name)
+		}
+	}
+	return nil
+}
+
 var versionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^v?(\d+)\.(\d+)\.(\d+)`) })
 
 // versionAtLeast compares Falco versions by their first three numbers.

@@ -17,7 +17,7 @@ const ownHeader = "# Managed by rulekeeper: written from the policy on every pas
 
 // planOverride writes (override strategy) or removes (any other) the
 // agent-owned rules file.
-func (p *Plan) planOverride(d policy.Desired, rf map[string]*rulesFile, defs map[string]def, st, next *State, own string, entries []string) error {
+func (p *Plan) planOverride(d policy.Desired, rf map[string]*rulesFile, defs map[string]def, lists map[string]listDef, st, next *State, own string, entries []string) error {
 	cur, err := ReadRulesFile(p.opts.Root, own)
 	exists := err == nil
 	if err != nil && !os.IsNotExist(err) {
@@ -30,7 +30,7 @@ func (p *Plan) planOverride(d policy.Desired, rf map[string]*rulesFile, defs map
 		}
 		return nil
 	}
-	if p.Strategy != policy.Override || len(d.Rules) == 0 {
+	if p.Strategy != policy.Override || len(d.Rules)+len(d.Lists) == 0 {
 		if exists {
 			p.Files = append(p.Files, &FileChange{Path: own, Action: Delete, Old: cur})
 		}
@@ -45,7 +45,7 @@ func (p *Plan) planOverride(d policy.Desired, rf map[string]*rulesFile, defs map
 			if fc.Path == df.file && fc.Action == Update {
 				data = fc.New
 				if c, err := readRules(df.file, data, p.cutNew[df.file]); err == nil {
-					if i, ok := c.lastDef(rf[df.file].items[df.item].name); ok {
+					if i, ok := c.lastDef("rule", rf[df.file].items[df.item].name); ok {
 						it := c.items[i]
 						return string(data[it.start:it.end])
 					}
@@ -64,6 +64,15 @@ func (p *Plan) planOverride(d policy.Desired, rf map[string]*rulesFile, defs map
 		b.WriteString("# Full redefinitions of vendor rules (Falco before 0.37 has no `override:`); a later definition replaces the earlier one.\n")
 	}
 	var changes []Change
+	for _, l := range d.Lists {
+		ld := lists[l.Name]
+		ld.items = p.listItemsAfter(rf, ld)
+		eff := ld.effective()
+		res, _ := desiredItems(l, eff, ld, false)
+		p.Notes = append(p.Notes, missingNotes(l, eff)...)
+		b.WriteString("\n" + listEntry(l, eff, res.items, modern))
+		changes = append(changes, Change{Kind: "list", Rule: l.Name, Field: "items", Reason: ReasonPolicy})
+	}
 	for _, r := range d.Rules {
 		df := defs[r.Name]
 		vt := vendorText(df)
@@ -81,7 +90,7 @@ func (p *Plan) planOverride(d policy.Desired, rf map[string]*rulesFile, defs map
 		changes = append(changes, Change{Rule: r.Name, Field: strings.Join(fieldsOf(r), ","), Reason: ReasonPolicy})
 	}
 	out := b.String()
-	if err := checkOwnFile(out, d.Rules); err != nil {
+	if err := checkOwnFile(out, d.Lists, d.Rules); err != nil {
 		return fmt.Errorf("%s: refusing to write: %w", own, err)
 	}
 	next.Files[own] = &FileState{Owned: true, SHA256: sum([]byte(out))}
@@ -189,21 +198,75 @@ func trimTrailingComments(s string) string {
 	return out
 }
 
-// checkOwnFile parses the generated file and checks every rule is in it once.
-func checkOwnFile(out string, rules []policy.Rule) error {
+// checkOwnFile parses the generated file and checks every list, then every
+// rule, is in it once.
+func checkOwnFile(out string, lists []policy.List, rules []policy.Rule) error {
 	var items []map[string]any
 	if err := unmarshal([]byte(out), &items); err != nil {
 		return fmt.Errorf("the generated file is not valid YAML: %w", yamlError(err))
 	}
-	if len(items) != len(rules) {
-		return fmt.Errorf("the generated file has %d entries for %d rules", len(items), len(rules))
+	if len(items) != len(lists)+len(rules) {
+		return fmt.Errorf("the generated file has %d entries for %d lists and %d rules", len(items), len(lists), len(rules))
+	}
+	for i, l := range lists {
+		if items[i]["list"] != l.Name {
+			return fmt.Errorf("entry %d is %v, not list %q", i+1, items[i]["list"], l.Name)
+		}
 	}
 	for i, r := range rules {
-		if items[i]["rule"] != r.Name {
-			return fmt.Errorf("entry %d is %v, not rule %q", i+1, items[i]["rule"], r.Name)
+		if it := items[len(lists)+i]; it["rule"] != r.Name {
+			return fmt.Errorf("entry %d is %v, not rule %q", len(lists)+i+1, it["rule"], r.Name)
 		}
 	}
 	return nil
+}
+
+// listEntry is a list's entry in the agent-owned file. From Falco 0.37 an
+// `override:` entry appends the new items, or replaces the list where an
+// item goes; before, `append: true` adds items, and taking one out needs a
+// definition of the whole list (a later definition replaces the earlier).
+func listEntry(l policy.List, effective, items []string, modern bool) string {
+	addOnly := !l.Replace && len(l.Remove) == 0
+	head := "- list: " + oneLine(l.Name) + "\n"
+	switch {
+	case addOnly && modern:
+		return head + "  items: " + flowList(items[len(effective):]) + "\n  override:\n    items: append\n"
+	case modern:
+		return head + "  items: " + flowList(items) + "\n  override:\n    items: replace\n"
+	case addOnly:
+		return head + "  append: true\n  items: " + flowList(items[len(effective):]) + "\n"
+	}
+	return head + "  items: " + flowList(items) + "\n"
+}
+
+func flowList(items []string) string {
+	q := make([]string, len(items))
+	for i, v := range items {
+		q[i] = flowItem(v)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// listItemsAfter is the items of a list's definition in the vendor file as
+// this plan leaves it (an edit in place may be going back to the vendor's).
+func (p *Plan) listItemsAfter(rf map[string]*rulesFile, ld listDef) []string {
+	for _, fc := range p.Files {
+		if fc.Path != ld.file || fc.Action != Update {
+			continue
+		}
+		c, err := readRules(ld.file, fc.New, p.cutNew[ld.file])
+		if err != nil {
+			break
+		}
+		if i, ok := c.lastDef("list", rf[ld.file].items[ld.item].name); ok {
+			if m, err := c.entry(i); err == nil {
+				if items, err := seqItems(mapValue(m, "items")); err == nil {
+					return items
+				}
+			}
+		}
+	}
+	return ld.items
 }
 
 func fieldsOf(r policy.Rule) []string {

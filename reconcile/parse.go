@@ -233,3 +233,15 @@ func defines(m *yaml.Node) bool {
 	}
 	return true
 }
+
+// definesList tells whether a `- list:` entry defines the list (Falco
+// replaces any earlier definition with it) rather than amending one with
+// `append: true` or `override:`.
+func definesList(m *yaml.Node) bool {
+	if v := mapValue(m, "append"); v != nil {
+		if v = resolve(v); v.Kind == yaml.ScalarNode && yamlTrue(v.Value) {
+			return false
+		}
+	}
+	return mapValue(m, "override") == nil && mapValue(m, "items") != nil
+}

@@ -101,6 +101,9 @@ type FileChange struct {
 
 // Change is one value that changes, as Falco reads it.
 type Change struct {
+	// Kind is what Rule names: "" for a rule, "list" for a list, "file"
+	// for a whole file (Rule is then its source in the policy).
+	Kind   string `json:"kind,omitempty"`
 	Rule   string `json:"rule"`
 	Field  string `json:"field"`
 	Line   int    `json:"line,omitempty"`
@@ -151,6 +154,9 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	p.Notes = append(p.Notes, ls.skipped...)
 	p.own = own
 	vendor := without(all, own)
+	for _, f := range shipped(d, st) {
+		vendor = without(vendor, f)
+	}
 	for _, f := range all {
 		data, err := ReadRulesFile(o.Root, f)
 		if err != nil {
@@ -192,11 +198,18 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	next := &State{Files: map[string]*FileState{}, Applied: st.Applied}
-	if err := p.planInPlace(d, rf, defs, st, next); err != nil {
+	lists, err := findLists(d.Lists, rf, vendor)
+	if err != nil {
 		return nil, err
 	}
-	if err := p.planOverride(d, rf, defs, st, next, own, entries); err != nil {
+	next := &State{Files: map[string]*FileState{}, Applied: st.Applied}
+	if err := p.planInPlace(d, rf, defs, lists, st, next); err != nil {
+		return nil, err
+	}
+	if err := p.planOverride(d, rf, defs, lists, st, next, own, entries); err != nil {
+		return nil, err
+	}
+	if err := p.planFiles(d, st, next, entries); err != nil {
 		return nil, err
 	}
 	for _, fc := range p.Files {
@@ -207,8 +220,11 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 		}
 	}
 	p.order = loadOrder(entries, all, own, p.Files)
-	if p.Strategy == policy.Override && len(d.Rules) > 0 {
+	if p.Strategy == policy.Override && len(d.Rules)+len(d.Lists) > 0 {
 		if err := loadsAfter(p.order, own, defs); err != nil {
+			return nil, err
+		}
+		if err := listsLoadAfter(p.order, own, lists); err != nil {
 			return nil, err
 		}
 	}

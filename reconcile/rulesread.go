@@ -13,7 +13,7 @@ import (
 // times that is a mistake. The cap is what bounds memory: the first pass on
 // a file parses it whole, which takes about 23 times its size (measured: a
 // 4 MiB rules file, 93 MB peak for `rulekeeper plan`).
-const MaxRulesFileSize = 4 << 20
+const MaxRulesFileSize = regfile.MaxRulesFile
 
 // ReadRulesFile reads a rules file (or falco.yaml) of the node under root,
 // as every part of rulekeeper that reads one does: symlinks resolved inside

@@ -17,7 +17,8 @@ type edit struct {
 // spans the replacements occupy in it.
 func splice(text string, edits []edit) (string, [][2]int) {
 	edits = slices.Clone(edits)
-	slices.SortFunc(edits, func(a, b edit) int { return a.start - b.start })
+	// Stable: an insertion listed before a deletion at the same place goes first.
+	slices.SortStableFunc(edits, func(a, b edit) int { return a.start - b.start })
 	var b strings.Builder
 	spans := make([][2]int, 0, len(edits))
 	last := 0

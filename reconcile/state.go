@@ -46,14 +46,18 @@ type FileState struct {
 	// Outside hashes the content outside the managed values: when a file
 	// carries none of rulekeeper's values and differs here too, it is a new
 	// vendor file (a package upgrade), not drift.
-	Outside string  `json:"outside_sha256,omitempty"`
-	Owned   bool    `json:"owned,omitempty"` // written whole by rulekeeper (override strategy)
-	Values  []Value `json:"values,omitempty"`
+	Outside string `json:"outside_sha256,omitempty"`
+	Owned   bool   `json:"owned,omitempty"` // written whole by rulekeeper (override strategy, file blocks)
+	// Source is, for a whole file a policy ships, its path in the policy.
+	Source string  `json:"source,omitempty"`
+	Values []Value `json:"values,omitempty"`
 }
 
 // Value is one managed value, as raw bytes of the file.
 type Value struct {
-	Rule     string `json:"rule"`
+	// Kind is "list" for a list's items, "" for a rule's value.
+	Kind     string `json:"kind,omitempty"`
+	Rule     string `json:"rule"` // the rule's (or list's) name
 	Field    string `json:"field"`
 	Original string `json:"original"` // the vendor's bytes for the value
 	Absent   bool   `json:"absent,omitempty"`

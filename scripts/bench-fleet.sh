@@ -3,8 +3,9 @@
 # with its own hostname, clone, state and sandbox node) and 50 real
 # rulekeeperd processes poll one policy repository on 127.0.0.1, with a
 # rollout of three waves; each run writes dist/fleet/NAME.json, and the
-# script then draws docs/fleet-convergence.png and prints the summary table
-# of README.md's "Scale, measured". Runs, by name (FLEET_RUNS):
+# script then draws docs/fleetsim-convergence.png (of the runs that got as
+# far as their rollout) and prints the summary tables of README.md's
+# "Scale, measured". Runs, by name (FLEET_RUNS):
 #   http-nosplay  smart HTTP (nginx + fcgiwrap + git http-backend), no splay
 #   http          the same with splay
 #   git-daemon    git daemon, with splay
@@ -73,5 +74,5 @@ for run in $runs; do
     echo "run $run failed (its figures so far: dist/fleet/$run.json; its files: $work/$run)" >&2
   [ -f "dist/fleet/$run.json" ] && results+=("dist/fleet/$run.json")
 done
-"$bin/fleetsim" plot -out docs/fleet-convergence.png "${results[@]}"
+"$bin/fleetsim" plot -out docs/fleetsim-convergence.png "${results[@]}"
 "$bin/fleetsim" summary "${results[@]}"

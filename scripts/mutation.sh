@@ -18,15 +18,38 @@ mkdir -p "$GOBIN"
 if ! "$GOBIN/gremlins" --version 2>/dev/null | grep -q "${GREMLINS_VERSION#v}"; then
   go install "github.com/go-gremlins/gremlins/cmd/gremlins@$GREMLINS_VERSION"
 fi
-out=${OUT:-dist/mutation}
+out=$(realpath -m "${OUT:-dist/mutation}")
 mkdir -p "$out"
+repo=$PWD
 pkgs=("$@")
 [ ${#pkgs[@]} -gt 0 ] || pkgs=(./reconcile ./policy ./agent ./agent/daemon ./agent/initsys)
 for pkg in "${pkgs[@]}"; do
   name=$(echo "${pkg#./}" | tr / -)
   echo "== $pkg"
+  # gremlins mutates, and gathers coverage over, PKG and every package
+  # below it. A package's figure is its own code against its own tests:
+  # the packages below are left out of the mutants (-E), and gremlins runs
+  # on a copy of the module without their tests, which have runs of their
+  # own (and, for agent/initsys, must not run beside other Falcos).
+  dir=$repo
+  exclude=()
+  subs=$(go list "$pkg/..." | grep -vx "$(go list "$pkg")" || true)
+  if [ -n "$subs" ]; then
+    dir=$(mktemp -d)
+    git -C "$repo" ls-files -z --cached --others --exclude-standard | (cd "$repo" && xargs -0 cp --parents -t "$dir" 2>/dev/null || true)
+    for sub in $subs; do
+      rel=${sub#"$(go list -m)"/}
+      find "$dir/$rel" -maxdepth 1 -name '*_test.go' -delete
+      # gremlins names files from PKG's folder ("alert/alert.go"), or from the module's.
+      exclude+=(-E "^(${pkg#./}/)?${rel#"${pkg#./}"/}/")
+    done
+  fi
   # One worker: the tests of these packages start servers and time things;
   # two mutants at once on two cores make slow tests look like killed ones.
-  "$GOBIN/gremlins" unleash --workers 1 --timeout-coefficient 3 \
-    --output "$out/$name.json" "$pkg" | tail -n 12
+  # In a PID namespace of its own (a fresh /proc), the tests see only their
+  # own processes: agent/initsys looks for falco in /proc, and must not find
+  # another program's (a test elsewhere on the machine) and fail for that.
+  (cd "$dir" && unshare --pid --fork --mount-proc "$GOBIN/gremlins" unleash --workers 1 --timeout-coefficient 3 "${exclude[@]}" \
+    --output "$out/$name.json" "$pkg" | tee "$out/$name.log" | grep -E '^ *(LIVED|TIMED OUT|NOT VIABLE)|^Mutator|^Killed|^Timed|^Not|^Mutant|^Test efficacy|^Mutant coverage' || true)
+  [ "$dir" = "$repo" ] || rm -rf "$dir"
 done

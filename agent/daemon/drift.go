@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -48,7 +49,7 @@ func classify(p *reconcile.Plan, edits []edit, restored bool) []alert.Event {
 				}
 				evs = append(evs, alert.Event{Kind: alert.Drift, File: e.Path, Rule: c.Rule,
 					Old: c.New, New: c.Old,
-					Message: fmt.Sprintf("%s of rule %q in %s was changed outside rulekeeper: %s", c.Field, c.Rule, e.Path,
+					Message: fmt.Sprintf("%s of %s %q in %s was changed outside rulekeeper: %s", c.Field, cmp.Or(c.Kind, "rule"), c.Rule, e.Path,
 						verb(restored, "restored to the policy's value", "not restored (drift mode alert)")),
 					Fields: map[string]string{"field": c.Field, "restored": fmt.Sprint(restored)}})
 			}

@@ -221,6 +221,19 @@ func TestLabSystemdSelfWatching(t *testing.T) {
 	}
 }
 
+// The systemd method set in the agent config, on a node whose systemd has no
+// such unit loaded: an error naming it, not a node where Falco is silently
+// never reloaded.
+func TestLabSystemdForcedWithoutUnit(t *testing.T) {
+	needLab(t, "systemd")
+	o := newNode(t, "").options()
+	o.Method = MethodSystemd
+	o.Unit = "no-such-falco.service"
+	if r, why, err := Detect(context.Background(), o); err == nil || !strings.Contains(err.Error(), "no falco unit") {
+		t.Fatalf("forced systemd without a falco unit: got %v %q %v, want an error", r, why, err)
+	}
+}
+
 func TestLabSystemdWithoutDBus(t *testing.T) {
 	needLab(t, "systemd")
 	n := startRealNode(t, "0.40.0", false)

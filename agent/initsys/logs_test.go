@@ -2,6 +2,7 @@ package initsys
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +129,68 @@ func TestLogFileSameSecond(t *testing.T) {
 	writeFile(t, p, "Mon Nov 30 04:46:32 2026: Loading rules from file /x:\n")
 	if ls, _ = (logFile{path: p}).lines(t.Context(), since); len(ls) != 1 {
 		t.Fatalf("a new log file: want its load counted, got %v", ls)
+	}
+}
+
+// The verify reads only what Falco logged at or after the write: parseJournal
+// drops the earlier lines journalctl's whole-second --since lets through.
+func TestJournalSince(t *testing.T) {
+	b, err := os.ReadFile("testdata/journal-0.40.0-refused-then-rolled-back.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := parseJournal(b, time.Time{})
+	mid := all[len(all)/2].At
+	later := parseJournal(b, mid)
+	if len(later) == 0 || len(later) >= len(all) {
+		t.Fatalf("%d lines since %v of %d", len(later), mid, len(all))
+	}
+	for _, l := range later {
+		if l.At.Before(mid) {
+			t.Fatalf("a line from before since: %v %q", l.At, l.Text)
+		}
+	}
+}
+
+// A line Falco logged to both stderr and syslog is kept once when the two
+// copies are up to a second apart; the same text from one stream twice, or
+// a different text, is kept.
+func TestDedupe(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+	line := func(d time.Duration, text string, syslog bool) journalLine {
+		return journalLine{LogLine: LogLine{At: t0.Add(d), Text: text}, syslog: syslog}
+	}
+	got := dedupe([]journalLine{
+		line(0, "Loading rules from:", false),
+		line(time.Second, "Loading rules from:", true), // the syslog copy, a second late
+		line(2*time.Second, "SIGHUP received, restarting...", false),
+		line(2*time.Second, "Opening 'syscall' source", true), // another text
+		line(3*time.Second, "SIGHUP received, restarting...", false),
+		line(4*time.Second, "\nfirst line empty", false),
+		line(4*time.Second, "\nsecond line differs", true),
+	})
+	var texts []string
+	for _, l := range got {
+		texts = append(texts, l.Text)
+	}
+	want := []string{"Loading rules from:", "SIGHUP received, restarting...", "Opening 'syscall' source",
+		"SIGHUP received, restarting...", "\nfirst line empty"}
+	if !slices.Equal(texts, want) {
+		t.Fatalf("got %q\nwant %q", texts, want)
+	}
+}
+
+// An event line Falco logged just before midnight and read just after is
+// placed on the day before.
+func TestEventTimeAcrossMidnight(t *testing.T) {
+	ref := time.Date(2026, 12, 1, 0, 0, 30, 0, time.Local)
+	want := time.Date(2026, 11, 30, 23, 59, 50, 0, time.Local)
+	for _, text := range []string{"23:59:50.000000000: Critical Falco internal: hot restart failure", "23:59:50.000000000: "} {
+		if got := eventTime(text, ref); !got.Equal(want) {
+			t.Fatalf("%q: got %v, want %v", text, got, want)
+		}
+	}
+	if got := eventTime("00:00:10.000000000: Critical x", ref); !got.Equal(time.Date(2026, 12, 1, 0, 0, 10, 0, time.Local)) {
+		t.Fatalf("same day: got %v", got)
 	}
 }

@@ -3,6 +3,7 @@ package initsys
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rulekeeper/rulekeeper/internal/testkit/falcoservice"
@@ -96,5 +97,27 @@ func TestSysVDetectSays(t *testing.T) {
 	_, why, err := Detect(t.Context(), Options{Method: MethodSysV, InitScript: p})
 	if err != nil || why != "method sysv set in the agent config: service falco reload" {
 		t.Fatalf("got %q, %v", why, err)
+	}
+}
+
+// With no method set and no systemd booted, an init script at the
+// configured path makes the node a SysV one; without the script, Detect
+// looks further (here: no Falco runs, so none).
+func TestSysVDetectedByItsScript(t *testing.T) {
+	if booted(Options{}) {
+		t.Fatal("this host runs systemd (/run/systemd/system): this test needs a host without it, as the test command's are; the systemd cases run in the lab")
+	}
+	o := newNode(t, "watch_config_files: false\n").options() // else Falco's own watch comes first
+	o.InitScript = filepath.Join(t.TempDir(), "falco")
+	if err := os.WriteFile(o.InitScript, []byte(falcoservice.InitScriptWithReload("/usr/bin/falco")), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r, why, err := Detect(t.Context(), o)
+	if err != nil || r.Method() != MethodSysV || !strings.HasPrefix(why, "no systemd; "+o.InitScript+" exists: service falco reload") {
+		t.Fatalf("with the script: got %v %q %v", r, why, err)
+	}
+	o.InitScript += "-missing"
+	if r, why, err = Detect(t.Context(), o); err != nil || r.Method() == MethodSysV {
+		t.Fatalf("without the script: got %v %q %v", r, why, err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -22,12 +23,19 @@ import (
 	"github.com/rulekeeper/rulekeeper/agent/daemon"
 	"github.com/rulekeeper/rulekeeper/agent/initsys"
 	"github.com/rulekeeper/rulekeeper/cmd/rulekeeperd/internal/earlysignal"
+	"github.com/rulekeeper/rulekeeper/fleet"
 	"github.com/rulekeeper/rulekeeper/policy"
 )
 
 var version = "dev"
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "fleet" {
+		// `rulekeeper fleet` (package fleet) is a command, not the daemon:
+		// SIGINT and SIGTERM end it as they end any command.
+		signal.Reset(syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+		os.Exit(fleet.Main(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	// The handlers are in place before anything else (earlysignal): a
 	// reload may come in the first milliseconds after a start, while the
 	// config loads and the init system is found.

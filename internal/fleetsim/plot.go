@@ -23,8 +23,18 @@ var waveColors = []color.Color{
 // Plot writes a PNG with, for each result, the share of each wave's nodes
 // that run the pushed commit against the seconds since the push (the wave's
 // time dashed), and under it the server's new connections per second over
-// the whole run: the herd a fleet without splay makes.
-func Plot(file string, rs []*Result) error {
+// the whole run: the herd a fleet without splay makes. Runs that stopped
+// before their rollout are left out.
+func Plot(file string, all []*Result) error {
+	var rs []*Result
+	for _, r := range all {
+		if len(r.Rollout.Waves) > 0 {
+			rs = append(rs, r)
+		}
+	}
+	if len(rs) == 0 {
+		return fmt.Errorf("no run got as far as its rollout: nothing to plot")
+	}
 	rows := make([][]*plot.Plot, 2)
 	for _, r := range rs {
 		c, err := curves(r)

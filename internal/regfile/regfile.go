@@ -82,6 +82,11 @@ func Open(path string) (*os.File, fs.FileInfo, error) {
 	return f, fi, nil
 }
 
+// MaxRulesFile is the cap on one rules file, wherever rulekeeper reads
+// one: on the node (reconcile.MaxRulesFileSize) and in the policy folder (a
+// whole rules file a policy ships).
+const MaxRulesFile = 4 << 20
+
 // Read returns the content of the regular file at path, at most limit
 // bytes; a larger file is a *TooLargeError, found from its size before
 // reading or, for a file that grows or does not tell its size, after

@@ -2,7 +2,7 @@
 // scripts/bench-fleet.sh, which builds and runs it.
 //
 //	fleetsim run -server http -agents 1000 -rulekeeperd-procs 50 -out dist/fleet/http.json ...
-//	fleetsim plot -out docs/fleet-convergence.png dist/fleet/*.json
+//	fleetsim plot -out docs/fleetsim-convergence.png dist/fleet/*.json
 //	fleetsim summary dist/fleet/*.json
 //	fleetsim agents -nodes FILE ...   (started by run: a group of in-process agents)
 package main
@@ -112,7 +112,7 @@ func agents(args []string) error {
 
 func plot(args []string) error {
 	fs := flag.NewFlagSet("plot", flag.ExitOnError)
-	out := fs.String("out", "docs/fleet-convergence.png", "the PNG to write")
+	out := fs.String("out", "docs/fleetsim-convergence.png", "the PNG to write")
 	_ = fs.Parse(args)
 	rs, err := readResults(fs.Args())
 	if err != nil {

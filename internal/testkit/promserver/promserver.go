@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -28,7 +29,10 @@ type Job struct {
 	Name    string
 	Targets []string
 	Labels  map[string]string
-	Path    string // default /metrics
+	// TargetLabels adds labels to one target's series (a node's env,
+	// its wave), as per-host service discovery does.
+	TargetLabels map[string]map[string]string
+	Path         string // default /metrics
 }
 
 // Options say what Prometheus scrapes and how often.
@@ -109,9 +113,21 @@ func config(o Options) map[string]any {
 	iv := o.Interval.String()
 	var jobs []map[string]any
 	for _, j := range o.Jobs {
+		static := []map[string]any{{"targets": j.Targets, "labels": j.Labels}}
+		if len(j.TargetLabels) > 0 {
+			static = nil
+			for _, target := range j.Targets {
+				labels := maps.Clone(j.Labels)
+				if labels == nil {
+					labels = map[string]string{}
+				}
+				maps.Copy(labels, j.TargetLabels[target])
+				static = append(static, map[string]any{"targets": []string{target}, "labels": labels})
+			}
+		}
 		job := map[string]any{
 			"job_name": j.Name, "scrape_interval": iv, "scrape_timeout": iv,
-			"static_configs": []map[string]any{{"targets": j.Targets, "labels": j.Labels}},
+			"static_configs": static,
 		}
 		if j.Path != "" {
 			job["metrics_path"] = j.Path
@@ -217,4 +233,61 @@ func (s *Server) WaitUp(t testing.TB, within time.Duration) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// Series is one series of a range query: its labels and its points.
+type Series struct {
+	Labels map[string]string
+	Points []Point
+}
+
+// Point is one value of a series at a time.
+type Point struct {
+	T time.Time
+	V float64
+}
+
+// QueryRange runs a range query, as Grafana's panels do, and returns its
+// matrix.
+func (s *Server) QueryRange(ctx context.Context, q string, start, end time.Time, step time.Duration) ([]Series, error) {
+	v := url.Values{"query": {q}, "start": {strconv.FormatInt(start.Unix(), 10)},
+		"end": {strconv.FormatInt(end.Unix(), 10)}, "step": {strconv.FormatFloat(step.Seconds(), 'f', -1, 64)}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/api/v1/query_range?"+v.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			Result []struct {
+				Metric map[string]string `json:"metric"`
+				Values [][2]any          `json:"values"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return nil, fmt.Errorf("query_range %q: %w", q, err)
+	}
+	if r.Status != "success" {
+		return nil, fmt.Errorf("query_range %q: %s", q, r.Error)
+	}
+	out := make([]Series, len(r.Data.Result))
+	for i, m := range r.Data.Result {
+		out[i].Labels = m.Metric
+		for _, p := range m.Values {
+			t, _ := p[0].(float64)
+			f, err := strconv.ParseFloat(fmt.Sprint(p[1]), 64)
+			if err != nil {
+				return nil, fmt.Errorf("query_range %q: value %v: %w", q, p[1], err)
+			}
+			out[i].Points = append(out[i].Points, Point{T: time.Unix(0, int64(t*1e9)), V: f})
+		}
+	}
+	return out, nil
 }
