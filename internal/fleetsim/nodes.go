@@ -55,9 +55,9 @@ node { hostname = %q }
 	return n, os.WriteFile(n.config(), []byte(cfg), 0o644)
 }
 
-// statusCommit reads the commit a node is converged to from its status
-// file ("" when there is none yet). It decodes nothing: the convergence
-// watch reads every node's file each second.
+// statusCommit tells whether a node's status file says it is converged to
+// commit sha. It decodes nothing: the convergence watch reads the file of
+// every node not there yet, four times a second.
 func statusCommit(n node, sha string) bool {
 	b, err := os.ReadFile(n.status())
 	return err == nil && bytes.Contains(b, []byte(`"commit": "`+sha+`"`))
