@@ -2,6 +2,7 @@ package fleetsim
 
 import (
 	"context"
+	"fmt"
 	"image/png"
 	"os"
 	"os/exec"
@@ -85,6 +86,18 @@ func TestSmallFleet(t *testing.T) {
 	if _, err := png.Decode(f); err != nil {
 		t.Fatalf("the plot is no PNG: %v", err)
 	}
+	noCgroupLeft(t)
+}
+
+// noCgroupLeft fails when a run left its server's control group behind.
+func noCgroupLeft(t *testing.T) {
+	t.Helper()
+	for _, h := range []string{"/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"} {
+		left, _ := filepath.Glob(filepath.Join(h, fmt.Sprintf("rulekeeper-fleetsim-%d-*", os.Getpid())))
+		if len(left) > 0 {
+			t.Errorf("control groups left behind: %v", left)
+		}
+	}
 }
 
 func TestConfigRefused(t *testing.T) {
@@ -104,4 +117,5 @@ func TestConfigRefused(t *testing.T) {
 			t.Errorf("%+v: error %v, want %q", tc.cfg, err, tc.want)
 		}
 	}
+	noCgroupLeft(t)
 }

@@ -85,6 +85,9 @@ func (s *server) stop() {
 // scratch folder for the server's config, sockets and logs.
 // maxConns is git daemon's --max-connections (0: git's default, 32).
 func startServer(kind, base, repo, dir string, maxConns int) (*server, error) {
+	if kind != GitDaemon && kind != HTTP && kind != HTTPCache {
+		return nil, fmt.Errorf("unknown server %q: %s, %s or %s", kind, GitDaemon, HTTP, HTTPCache)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -101,6 +104,7 @@ func startServer(kind, base, repo, dir string, maxConns int) (*server, error) {
 			args = append(args, fmt.Sprintf("--max-connections=%d", maxConns))
 		}
 		if err := s.start(dir, "git-daemon", "git", append(args, base)...); err != nil {
+			s.stop()
 			return nil, err
 		}
 	case HTTP, HTTPCache:
@@ -108,8 +112,6 @@ func startServer(kind, base, repo, dir string, maxConns int) (*server, error) {
 			s.stop()
 			return nil, err
 		}
-	default:
-		return nil, fmt.Errorf("unknown server %q: %s, %s or %s", kind, GitDaemon, HTTP, HTTPCache)
 	}
 	if err := waitListening(s.addr, 10*time.Second); err != nil {
 		s.stop()
