@@ -31,6 +31,34 @@ func TestSignalViaPidFile(t *testing.T) {
 	}
 }
 
+// Without a pid file, the signal method finds Falco by a scan of /proc and
+// SIGHUPs it there. (The test command runs these tests with no other Falco
+// on the machine: the scan takes the lowest pid.)
+func TestSignalFindsFalcoInProc(t *testing.T) {
+	n := newNode(t, "watch_config_files: false\nwebserver:\n  enabled: false\n")
+	pid := n.startDaemon(t)
+	if err := os.Remove(n.pidFile); err != nil {
+		t.Fatal(err)
+	}
+	o := n.options()
+	o.Method = MethodSignal
+	r, _, err := Detect(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found, note, err := findFalco(n.pidFile); err != nil || found != pid || !strings.Contains(note, "found in /proc") {
+		t.Fatalf("found %d (%q, %v), want the stand-in %d from /proc; falco processes: %v", found, note, err, pid, scanFalco())
+	}
+	since := time.Now()
+	writeFile(t, n.rules, goodRule+"\n# changed\n")
+	if err := r.Reload(timeout(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Verify(timeout(t, 10*time.Second), since); err != nil || !strings.Contains(readLog(n.log), "SIGHUP received") {
+		t.Fatalf("verify: %v; log:\n%s", err, readLog(n.log))
+	}
+}
+
 func TestSignalInvalidFileGivesFalcoLog(t *testing.T) {
 	n := newNode(t, "watch_config_files: false\nwebserver:\n  enabled: false\n")
 	n.startDaemon(t)
