@@ -46,10 +46,11 @@ if ! go mod tidy -diff; then
 fi
 
 # Everything that runs on the host, the real-Falco tier included. The
-# init-system tests run on their own: they look for falco processes in
-# /proc, and other packages' tests start real and stand-in Falcos.
+# init-system tests run on their own, in a PID namespace of their own (a
+# fresh /proc): they look for falco processes there, and must find only
+# their own, not the real and stand-in Falcos of other tests or programs.
 go test -count=1 -tags realfalco $(go list ./... | grep -v '/agent/initsys$')
-go test -count=1 -tags realfalco ./agent/initsys/
+unshare --pid --fork --mount-proc go test -count=1 -tags realfalco ./agent/initsys/
 # Each fuzz target a few seconds beyond its seed corpus (longer:
 # FUZZTIME=10m bash scripts/fuzz.sh). A count, not a duration: Go 1.26's
 # fuzz coordinator can fail a target with "context deadline exceeded" when a
