@@ -153,6 +153,38 @@ func (s *Server) stop() {
 	}
 }
 
+// apiData is the data of an answer of Prometheus's query API.
+type apiData struct {
+	ResultType string          `json:"resultType"`
+	Result     json.RawMessage `json:"result"`
+}
+
+// api GETs /api/v1/ENDPOINT and returns its data, or the error Prometheus
+// gave.
+func (s *Server) api(ctx context.Context, endpoint string, v url.Values) (apiData, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/api/v1/"+endpoint+"?"+v.Encode(), nil)
+	if err != nil {
+		return apiData{}, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return apiData{}, err
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Status string  `json:"status"`
+		Error  string  `json:"error"`
+		Data   apiData `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return apiData{}, err
+	}
+	if r.Status != "success" {
+		return apiData{}, errors.New(r.Error)
+	}
+	return r.Data, nil
+}
+
 // Sample is one series of an instant vector.
 type Sample struct {
 	Labels map[string]string
@@ -162,36 +194,17 @@ type Sample struct {
 // Query runs an instant query and returns its vector (a scalar as one
 // sample without labels).
 func (s *Server) Query(ctx context.Context, q string) ([]Sample, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/api/v1/query?"+url.Values{"query": {q}}.Encode(), nil)
+	r, err := s.api(ctx, "query", url.Values{"query": {q}})
 	if err != nil {
 		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var r struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string          `json:"resultType"`
-			Result     json.RawMessage `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		return nil, err
-	}
-	if r.Status != "success" {
-		return nil, errors.New(r.Error)
 	}
 	num := func(v any) float64 {
 		f, _ := strconv.ParseFloat(fmt.Sprint(v), 64)
 		return f
 	}
-	if r.Data.ResultType == "scalar" {
+	if r.ResultType == "scalar" {
 		var v [2]any
-		if err := json.Unmarshal(r.Data.Result, &v); err != nil {
+		if err := json.Unmarshal(r.Result, &v); err != nil {
 			return nil, err
 		}
 		return []Sample{{Value: num(v[1])}}, nil
@@ -200,8 +213,8 @@ func (s *Server) Query(ctx context.Context, q string) ([]Sample, error) {
 		Metric map[string]string `json:"metric"`
 		Value  [2]any            `json:"value"`
 	}
-	if err := json.Unmarshal(r.Data.Result, &vec); err != nil {
-		return nil, fmt.Errorf("%s result: %w", r.Data.ResultType, err)
+	if err := json.Unmarshal(r.Result, &vec); err != nil {
+		return nil, fmt.Errorf("%s result: %w", r.ResultType, err)
 	}
 	out := make([]Sample, len(vec))
 	for i, v := range vec {
@@ -252,33 +265,19 @@ type Point struct {
 func (s *Server) QueryRange(ctx context.Context, q string, start, end time.Time, step time.Duration) ([]Series, error) {
 	v := url.Values{"query": {q}, "start": {strconv.FormatInt(start.Unix(), 10)},
 		"end": {strconv.FormatInt(end.Unix(), 10)}, "step": {strconv.FormatFloat(step.Seconds(), 'f', -1, 64)}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/api/v1/query_range?"+v.Encode(), nil)
+	r, err := s.api(ctx, "query_range", v)
 	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var r struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			Result []struct {
-				Metric map[string]string `json:"metric"`
-				Values [][2]any          `json:"values"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
 		return nil, fmt.Errorf("query_range %q: %w", q, err)
 	}
-	if r.Status != "success" {
-		return nil, fmt.Errorf("query_range %q: %s", q, r.Error)
+	var matrix []struct {
+		Metric map[string]string `json:"metric"`
+		Values [][2]any          `json:"values"`
 	}
-	out := make([]Series, len(r.Data.Result))
-	for i, m := range r.Data.Result {
+	if err := json.Unmarshal(r.Result, &matrix); err != nil {
+		return nil, fmt.Errorf("query_range %q: %w", q, err)
+	}
+	out := make([]Series, len(matrix))
+	for i, m := range matrix {
 		out[i].Labels = m.Metric
 		for _, p := range m.Values {
 			t, _ := p[0].(float64)
