@@ -138,19 +138,24 @@ func Load(dir string) (*Policy, hcl.Diagnostics) {
 	return p, diags
 }
 
+// secondBlock is the error for a second block of a kind its container
+// holds once: it points at the second and names where the first is.
+func secondBlock(kind, already, container string, first, second hcl.Range) *hcl.Diagnostic {
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Duplicate " + kind,
+		Detail:   fmt.Sprintf("%s at %s. A %s has at most one; merge the two.", already, pos(first), container),
+		Subject:  second.Ptr(),
+	}
+}
+
 // Files returns the parsed files by name, for WriteDiagnostics.
 func (p *Policy) Files() map[string]*hcl.File { return p.files }
 
 func (p *Policy) addFalco(b *hcl.Block) hcl.Diagnostics {
 	content, diags := b.Body.Content(falcoSchema)
 	if p.falco != nil {
-		return append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Duplicate falco block",
-			Detail: fmt.Sprintf("A falco block is already defined at %s. A policy has at most one; merge the two.",
-				pos(p.falco.defRange)),
-			Subject: b.DefRange.Ptr(),
-		})
+		return append(diags, secondBlock("falco block", "A falco block is already defined", "policy", p.falco.defRange, b.DefRange))
 	}
 	p.falco = &falcoBlock{defRange: b.DefRange, attrs: content.Attributes}
 	return diags
@@ -163,13 +168,7 @@ func (p *Policy) addRule(b *hcl.Block, seen map[string]*ruleBlock) hcl.Diagnosti
 		oc, d := ob.Body.Content(outputSchema)
 		diags = append(diags, d...)
 		if r.output != nil {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Duplicate output block",
-				Detail: fmt.Sprintf("This rule already has an output block at %s. A rule has at most one; merge the two.",
-					pos(r.output.defRange)),
-				Subject: ob.DefRange.Ptr(),
-			})
+			diags = append(diags, secondBlock("output block", "This rule already has an output block", "rule", r.output.defRange, ob.DefRange))
 			continue
 		}
 		r.output = &outputBlock{defRange: ob.DefRange, attrs: oc.Attributes, broken: d.HasErrors()}

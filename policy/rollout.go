@@ -88,25 +88,14 @@ var gateSchema = &hcl.BodySchema{
 func (p *Policy) addRollout(b *hcl.Block) hcl.Diagnostics {
 	content, diags := b.Body.Content(rolloutSchema)
 	if p.rollout != nil {
-		return append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Duplicate rollout block",
-			Detail: fmt.Sprintf("A rollout block is already defined at %s. A policy has at most one; merge the two.",
-				pos(p.rollout.defRange)),
-			Subject: b.DefRange.Ptr(),
-		})
+		return append(diags, secondBlock("rollout block", "A rollout block is already defined", "policy", p.rollout.defRange, b.DefRange))
 	}
 	rb := &rolloutBlock{defRange: b.DefRange, attrs: content.Attributes}
 	for _, gb := range content.Blocks {
 		gc, d := gb.Body.Content(gateSchema)
 		diags = append(diags, d...)
 		if rb.gate != nil {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Duplicate gate block",
-				Detail:   fmt.Sprintf("This rollout already has a gate at %s. A rollout has at most one; merge the two.", pos(rb.gate.defRange)),
-				Subject:  gb.DefRange.Ptr(),
-			})
+			diags = append(diags, secondBlock("gate block", "This rollout already has a gate", "rollout", rb.gate.defRange, gb.DefRange))
 			continue
 		}
 		rb.gate = &gateBlock{defRange: gb.DefRange, attrs: gc.Attributes}
