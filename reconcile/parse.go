@@ -192,10 +192,11 @@ func walk(n *yaml.Node, f func(*yaml.Node)) {
 	}
 }
 
-// resolve follows an alias to the node it names.
+// resolve follows an alias to the node it names. One step is all: the
+// parser never puts an anchor on an alias, so an alias never names one.
 func resolve(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
-		n = n.Alias
+	if n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
+		return n.Alias
 	}
 	return n
 }
