@@ -52,3 +52,33 @@ func TestFoldedOutputPrefixWithLineBreak(t *testing.T) {
 		t.Fatalf("Falco reads the output %q, want %q", got, want)
 	}
 }
+
+// A block keeps its style where the edited text still fits it: a folded
+// block with a more-indented line (whose line breaks are part of the
+// text), and a literal block with an indentation indicator (`|2`) whose
+// text starts with a space.
+func TestBlockStylesKept(t *testing.T) {
+	const head = "- rule: Terminal shell in container\n  desc: d\n  condition: spawned_process\n"
+	for _, tc := range []struct {
+		name, before, after string
+		output              policy.Output
+	}{
+		{"more-indented line", "  output: >\n    Shell spawned\n      (indented)\n    shell=%proc.name\n",
+			"  output: >\n    NEW\n    Shell spawned\n      (indented)\n    shell=%proc.name\n", policy.Output{Prefix: "NEW"}},
+		{"more-indented line, include", "  output: >\n    Shell spawned\n      (indented)\n    shell=%proc.name\n",
+			"  output: >\n    Shell spawned\n      (indented)\n    shell=%proc.name\n    %proc.pid\n", policy.Output{Include: []string{"%proc.pid"}}},
+		{"indentation indicator", "  output: |2\n     Shell spawned\n",
+			"  output: |2\n    NEW  Shell spawned\n", policy.Output{Prefix: "NEW"}},
+		{"plain over lines, a prefix with a leading space", "  output: Shell spawned\n    shell=%proc.name\n",
+			"  output: \" NEW Shell spawned shell=%proc.name\"\n", policy.Output{Prefix: " NEW"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := node032(t)
+			writeNode(t, root, localPath, []byte(head+tc.before+"  priority: NOTICE\n"))
+			mustApply(t, examWith(policy.InPlace, func(r *policy.Rule) { r.Output = &tc.output }), opts(root))
+			if got, want := readNode(t, root, localPath), head+tc.after+"  priority: NOTICE\n"; got != want {
+				t.Fatalf("got:\n%s", udiffText(want, got))
+			}
+		})
+	}
+}
