@@ -362,15 +362,15 @@ func blockListEdits(text []byte, starts []int, seq *yaml.Node, keep []bool, adds
 		if last >= 0 {
 			at = lineEnd(seq.Content[last].Line - 1)
 		}
-		edits = append(edits, edit{at, at, b.String()})
-		slices.SortStableFunc(edits, func(a, b edit) int { return a.start - b.start })
+		edits = append(edits, edit{at, at, b.String()}) // splice sorts the edits by start, stably
 	}
 	return edits, nil
 }
 
-// blankBetween tells whether lines [from, to) hold only blanks and comments.
+// blankBetween tells whether lines [from, to) hold only blanks and comments;
+// to is a line of the text.
 func blankBetween(text []byte, starts []int, from, to int) bool {
-	for l := from; l < to && l < len(starts); l++ {
+	for l := from; l < to; l++ {
 		t := strings.TrimSpace(lineAt(text, starts, l))
 		if t != "" && !strings.HasPrefix(t, "#") {
 			return false
