@@ -44,3 +44,15 @@ func TestNullItemsRefused(t *testing.T) {
 		t.Fatalf("error %v, want %s", err, want)
 	}
 }
+
+// Items added to a block list go after the last item kept, before a
+// comment that stood between it and an item removed.
+func TestBlockListAddsAfterTheLastKept(t *testing.T) {
+	root := node032(t)
+	const rest = "\n- rule: X\n  desc: x\n  condition: container.image.repository in (team_images)\n  output: x\n  priority: INFO\n"
+	writeNode(t, root, localPath, []byte("- list: team_images\n  items:\n    - nginx\n    # the cache\n    - redis\n"+rest))
+	mustApply(t, listPolicy(policy.InPlace, policy.List{Name: "team_images", Remove: []string{"redis"}, Add: []string{"busybox"}}), opts(root))
+	if got, want := readNode(t, root, localPath), "- list: team_images\n  items:\n    - nginx\n    - busybox\n    # the cache\n"+rest; got != want {
+		t.Fatalf("got:\n%s", udiffText(want, got))
+	}
+}
