@@ -40,16 +40,19 @@ func TestFoldedOutputEdits(t *testing.T) {
 	}
 }
 
-// A prefix holding a line break cannot be a line of a folded block (the
-// break would read as a space): the value becomes one text, in a style
-// that keeps the break, and Falco reads the prefix then the old text.
-func TestFoldedOutputPrefixWithLineBreak(t *testing.T) {
-	root := node032(t)
-	writeNode(t, root, localPath, []byte("- rule: Terminal shell in container\n  desc: d\n  condition: spawned_process\n  output: >\n    Shell spawned\n    shell=%proc.name\n  priority: NOTICE\n"))
-	mustApply(t, examWith(policy.InPlace, func(r *policy.Rule) { r.Output = &policy.Output{Prefix: "NEW\nSHELL"} }), opts(root))
-	items := parseRules(t, readNode(t, root, localPath))
-	if got, want := items[0]["output"], "NEW\nSHELL Shell spawned shell=%proc.name"; strings.TrimSpace(got.(string)) != want {
-		t.Fatalf("Falco reads the output %q, want %q", got, want)
+// A prefix holding a line break, or starting with a space, cannot be a line
+// of a folded block (the break would read as a space, the space would make
+// a more-indented line): the value becomes one text, in a style that keeps
+// it, and Falco reads the prefix then the old text.
+func TestFoldedOutputPrefixThatCannotBeALine(t *testing.T) {
+	for _, prefix := range []string{"NEW\nSHELL", " NEW"} {
+		root := node032(t)
+		writeNode(t, root, localPath, []byte("- rule: Terminal shell in container\n  desc: d\n  condition: spawned_process\n  output: >\n    Shell spawned\n    shell=%proc.name\n  priority: NOTICE\n"))
+		mustApply(t, examWith(policy.InPlace, func(r *policy.Rule) { r.Output = &policy.Output{Prefix: prefix} }), opts(root))
+		items := parseRules(t, readNode(t, root, localPath))
+		if got, want := items[0]["output"].(string), prefix+" Shell spawned shell=%proc.name"; strings.TrimRight(got, "\n") != want {
+			t.Errorf("Falco reads the output %q, want %q", got, want)
+		}
 	}
 }
 
