@@ -2,10 +2,12 @@ package reconcile
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rulekeeper/rulekeeper/policy"
 )
@@ -138,5 +140,25 @@ func TestFalcoOutputBounded(t *testing.T) {
 			}
 			sameTree(t, before, snapshot(t, root))
 		})
+	}
+}
+
+// A falco that exits but leaves a child holding its output open does not
+// hold the pass: the output is given up 5 s after falco exits.
+func TestFalcoChildHoldingTheOutput(t *testing.T) {
+	t.Parallel()
+	pid := filepath.Join(t.TempDir(), "pid")
+	root := node032(t)
+	o := at(root, "0.32.1")
+	o.FalcoBinary = fakeFalco(t, "echo LOAD_ERR; sleep 60 & echo $! > "+pid+"; exit 1")
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(pid); err == nil {
+			exec.Command("kill", strings.TrimSpace(string(b))).Run()
+		}
+	})
+	start := time.Now()
+	_, err := Apply(mustPlan(t, exam(policy.InPlace), o))
+	if took := time.Since(start); took > 30*time.Second || err == nil || !strings.Contains(err.Error(), "LOAD_ERR") {
+		t.Fatalf("after %v: %v", took, err)
 	}
 }
