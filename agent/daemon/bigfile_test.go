@@ -31,6 +31,7 @@ const (
 // peak memory stays under 64 MB, each log line and each webhook payload
 // under 64 KiB, and the diffs say how many lines they leave out.
 func TestBigFileBounded(t *testing.T) {
+	t.Parallel()
 	r := runBigFile(t)
 	t.Logf("peak RSS %.1f MB; longest log line %d bytes; largest webhook payload %d bytes", float64(r.peakRSS)/(1<<20), r.longestLine, r.maxPayload)
 	if r.peakRSS > maxRSS {

@@ -18,6 +18,7 @@ import (
 // The daemon converges the exam from a git repository, then follows a new
 // commit; status tells the commit.
 func TestDaemonConvergesAndFollowsCommits(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, labOpts{})
 	l.start()
 	l.waitConverged(10 * time.Second)
@@ -42,6 +43,7 @@ func TestDaemonConvergesAndFollowsCommits(t *testing.T) {
 // A managed value edited on the node is put back in mode restore, and an
 // alert names the file, the rule, the old and new text.
 func TestDriftRestored(t *testing.T) {
+	t.Parallel()
 	for _, how := range []string{"in place", "rename"} {
 		t.Run(how, func(t *testing.T) {
 			l := newLab(t, labOpts{interval: "1h"})
@@ -65,6 +67,7 @@ func TestDriftRestored(t *testing.T) {
 
 // In mode alert the edit stays; it is reported once, not on every poll.
 func TestDriftAlertOnly(t *testing.T) {
+	t.Parallel()
 	for _, how := range []string{"in place", "rename"} {
 		t.Run(how, func(t *testing.T) {
 			l := newLab(t, labOpts{mode: agent.DriftAlert, interval: "100ms"})
@@ -94,6 +97,7 @@ func TestDriftAlertOnly(t *testing.T) {
 // An edit outside the managed values is tampering: reported with a diff in
 // both modes, and left as it is.
 func TestTamperReported(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{agent.DriftRestore, agent.DriftAlert} {
 		for _, tc := range []struct{ name, old, new, inDiff string }{
 			{"condition blanked", sshCond, "  condition: never_true\n", "+  condition: never_true"},
@@ -124,6 +128,7 @@ func TestTamperReported(t *testing.T) {
 // A new vendor file (a package upgrade) is taken for the new original and
 // the policy goes back on top of it.
 func TestUpgradeReapplied(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, labOpts{interval: "1h"})
 	l.start()
 	l.waitConverged(10 * time.Second)
@@ -145,6 +150,7 @@ func TestUpgradeReapplied(t *testing.T) {
 // A commit with an invalid policy writes nothing; the refusal is told once;
 // drift is still restored with the last good policy; a fixed commit applies.
 func TestInvalidCommitKeepsLastGood(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, labOpts{interval: "100ms"})
 	l.start()
 	l.waitConverged(10 * time.Second)
@@ -183,6 +189,7 @@ func TestInvalidCommitKeepsLastGood(t *testing.T) {
 
 // Triggers that arrive during a pass queue exactly one more pass.
 func TestSingleFlight(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, labOpts{local: true, interval: "1h"})
 	d, err := New(l.config(), Options{Root: l.root})
 	if err != nil {
@@ -227,6 +234,7 @@ func TestSingleFlight(t *testing.T) {
 
 // A second daemon on the same state directory refuses to start.
 func TestOneDaemonPerStateDir(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, labOpts{local: true, interval: "1h"})
 	l.start()
 	l.waitConverged(10 * time.Second)
@@ -238,6 +246,7 @@ func TestOneDaemonPerStateDir(t *testing.T) {
 // A rules file broken beyond parsing cannot be planned: the pass fails,
 // the error and the tampering (with its diff) are told once each.
 func TestBrokenFileReported(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, labOpts{interval: "100ms"})
 	l.start()
 	l.waitConverged(10 * time.Second)
@@ -256,6 +265,7 @@ func TestBrokenFileReported(t *testing.T) {
 // An edit made while the daemon was stopped is found when it starts: the
 // copies of the converged files outlive the process.
 func TestDriftWhileStopped(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, labOpts{interval: "1h"})
 	l.start()
 	l.waitConverged(10 * time.Second)
@@ -270,6 +280,7 @@ func TestDriftWhileStopped(t *testing.T) {
 
 // metrics { listen } serves /metrics and /healthz.
 func TestMetricsServed(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,7 @@ func numbered(n int) string {
 // Setting the shared lines aside changes nothing in the diff: it is the
 // one udiff makes of the whole files, hunk headers included.
 func TestFileDiffSameAsWhole(t *testing.T) {
+	t.Parallel()
 	base := numbered(300)
 	for _, tc := range []struct{ name, old, new string }{
 		{"first line", "line 1\n", "line one\n"},
@@ -56,6 +57,7 @@ func TestFileDiffSameAsWhole(t *testing.T) {
 // A one-line edit of a 20 MB file costs what the line does: a small diff
 // with the right line number, and next to no memory.
 func TestFileDiffLargeFileOneLine(t *testing.T) {
+	// Not in parallel: the allocations are the whole program's.
 	before := []byte(numbered(1_500_000))
 	after := []byte(strings.Replace(string(before), "line 750000\n", "line 750000 edited\n", 1))
 	var m0, m1 runtime.MemStats
@@ -76,6 +78,7 @@ func TestFileDiffLargeFileOneLine(t *testing.T) {
 // at most MaxDiffLines lines of at most MaxLineLen bytes that says how
 // many lines it leaves out and keeps the line the file holds now.
 func TestFileDiffBounded(t *testing.T) {
+	t.Parallel()
 	vendor, err := os.ReadFile(examDir + "/node" + rulesPath)
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 // and the applied commit's committer time follow the node, drift put back
 // counts as restored, the build is told.
 func TestFleetMetricsFollowTheNode(t *testing.T) {
+	t.Parallel()
 	addr := freeAddr(t)
 	l := newLab(t, labOpts{interval: "1h", extra: fmt.Sprintf("metrics { listen = %q }\n", addr)})
 	d, err := New(l.config(), Options{Root: l.root, Log: testLog(t), Version: "9.8.7"})
@@ -61,6 +62,7 @@ func TestFleetMetricsFollowTheNode(t *testing.T) {
 // In drift mode alert, drift left in place counts as not restored and the
 // node is not converged until someone puts the value back.
 func TestFleetMetricsDriftLeftInPlace(t *testing.T) {
+	t.Parallel()
 	addr := freeAddr(t)
 	l := newLab(t, labOpts{mode: agent.DriftAlert, interval: "100ms", extra: fmt.Sprintf("metrics { listen = %q }\n", addr)})
 	l.start()
@@ -102,6 +104,7 @@ func TestFleetMetricsDriftLeftInPlace(t *testing.T) {
 // A commit Falco refuses: the reload is timed under its method, the
 // rollback counted, and the node is not converged on the policy.
 func TestFleetMetricsRollback(t *testing.T) {
+	t.Parallel()
 	addr := freeAddr(t)
 	l := newLab(t, labOpts{local: true, interval: "1h", extra: fmt.Sprintf("metrics { listen = %q }\n", addr)})
 	l.startWithStandin()
@@ -144,6 +147,7 @@ rule "Terminal shell in container" {
 // The method label's fixed set is the agent's reload methods: none is
 // counted as "other".
 func TestReloadMethodLabels(t *testing.T) {
+	t.Parallel()
 	for _, m := range []initsys.Method{initsys.MethodWatch, initsys.MethodSystemd, initsys.MethodSysV, initsys.MethodSignal} {
 		if !slices.Contains(alert.ReloadMethods, string(m)) {
 			t.Errorf("reload method %q is not a value of rulekeeper_reload_duration_seconds{method}", m)

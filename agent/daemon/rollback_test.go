@@ -21,6 +21,7 @@ import (
 // its previous rules) is rolled back by the daemon, and the rollback is told: a Critical alert of
 // kind rollback naming what Falco said, and `rulekeeper status` shows it as the last error.
 func TestRollbackIsAlerted(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, labOpts{local: true, interval: "1h"})
 	l.startWithStandin()
 	l.hook.wait(t, 30*time.Second, "applied", nil)

@@ -11,6 +11,7 @@ import (
 // returns, so the last change of a node that shuts down is not lost; a
 // receiver that never answers holds the shutdown 5 s at most.
 func TestShutdownDeliversQueuedAlerts(t *testing.T) {
+	t.Parallel()
 	t.Run("slow receiver", func(t *testing.T) {
 		l := newLab(t, labOpts{})
 		l.hook.slow(time.Second)

@@ -222,6 +222,7 @@ func (n *srcNode) recovered() {
 // once over several polls, shows it in status; the server comes back on
 // the same port and commit B, pushed meanwhile, is applied by itself.
 func TestSourceUnreachable(t *testing.T) {
+	t.Parallel()
 	up := gitserve.NewUpstream(t)
 	a := up.Commit("A", map[string]string{"policy.hcl": examPolicy(t, "NEW SHELL!!!")})
 	srv := gitserve.StartDaemon(t, up.Root)
@@ -248,6 +249,7 @@ func TestSourceUnreachable(t *testing.T) {
 // interval the waits double (200, 400, 800, 1600 ms), so over 3 s of faults
 // the server sees about four attempts, not fifteen.
 func TestSourceFaultsBackOff(t *testing.T) {
+	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -280,6 +282,7 @@ func TestSourceFaultsBackOff(t *testing.T) {
 // the server; one line, the node keeps its state, the token is nowhere in
 // the logs, status or alerts; the right token again and the daemon goes on.
 func TestSourceAuthRefused(t *testing.T) {
+	t.Parallel()
 	const token = "tok-7d1e5b3a9c2f4e60"
 	const wrong = "tok-wrong-0a9b8c7d6e"
 	up := gitserve.NewUpstream(t)
@@ -331,6 +334,7 @@ func TestSourceAuthRefused(t *testing.T) {
 // A force-push that rewrites history is followed; the log and the applied
 // alert say that history was rewritten and name the commit it replaced.
 func TestSourceForcePush(t *testing.T) {
+	t.Parallel()
 	up := gitserve.NewUpstream(t)
 	a := up.Commit("A", map[string]string{"policy.hcl": examPolicy(t, "NEW SHELL!!!")})
 	srv := gitserve.StartDaemon(t, up.Root)
@@ -357,6 +361,7 @@ func TestSourceForcePush(t *testing.T) {
 // The branch is deleted at the server: ref-not-found once, the last state
 // kept; the branch pushed again with a new commit: applied.
 func TestSourceBranchDeleted(t *testing.T) {
+	t.Parallel()
 	up := gitserve.NewUpstream(t)
 	a := up.Commit("A", map[string]string{"policy.hcl": examPolicy(t, "NEW SHELL!!!")})
 	srv := gitserve.StartDaemon(t, up.Root)
@@ -379,6 +384,7 @@ func TestSourceBranchDeleted(t *testing.T) {
 // follows the next commit. No fault reaches the operator: the clone is the
 // agent's own.
 func TestSourceCorruptClone(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		spoil    func(file string) error
@@ -452,6 +458,7 @@ func TestSourceCorruptClone(t *testing.T) {
 // last good state and an alert names the commit. The next trusted commit
 // is applied.
 func TestSourceSignedCommits(t *testing.T) {
+	t.Parallel()
 	trusted, stranger := gitserve.NewKey(t, "fleet-admin"), gitserve.NewKey(t, "intruder")
 	up := gitserve.NewUpstream(t)
 	a := up.SignedCommit("A", map[string]string{"policy.hcl": examPolicy(t, "NEW SHELL!!!")}, trusted)
