@@ -152,9 +152,6 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 	}
 	d.converged(ctx, out, applied, rev, commit, dir, now, edits)
 	if serr != nil { // converged with what the node had; the source still failed
-		// The fault as told when it began: a retry rewrites nothing.
-		d.loop.status.LastError = ls.faultIncident
-		d.saveStatus()
 		d.alerts.ObservePass(commit, time.Since(start), 0, serr)
 		return wait
 	}
@@ -273,7 +270,10 @@ func (d *Daemon) converged(ctx context.Context, out *agent.Outcome, applied bool
 		ls.converged = true
 		ls.full = time.Now()
 		ls.status.ConvergedAt = ls.full.UTC()
-		ls.status.LastError = nil
+		// A source that fails still is the incident, as told when it began
+		// (a retry rewrites nothing); the status file never shows it gone
+		// while it lasts.
+		ls.status.LastError = ls.faultIncident
 		ls.problem = ""
 		if commit != "" && commit != ls.status.Commit {
 			ls.status.Commit, ls.status.CommitTime = commit, time.Time{}
