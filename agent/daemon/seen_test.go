@@ -38,8 +38,8 @@ func TestSeenStoreSurvivesRestart(t *testing.T) {
 	// Strays beside them: not a node path, not a hash, a hash too short.
 	for name, text := range map[string]string{
 		"notes.txt": "x", hashPrefix + "relative": "00 1\n",
-		hashPrefix + url.PathEscape("/etc/falco/bad.yaml"):   "zz 10\n",
-		hashPrefix + url.PathEscape("/etc/falco/short.yaml"): "abcd 10\n",
+		hashPrefix + url.PathEscape("/etc/falco/bad.yaml"):    "zz 10\n",
+		hashPrefix + url.PathEscape("/etc/falco/short.yaml"):  "abcd 10\n",
 		hashPrefix + url.PathEscape("/etc/falco/nosize.yaml"): strings.Repeat("ab", sha256.Size) + "\n",
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
