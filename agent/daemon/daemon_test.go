@@ -23,7 +23,10 @@ func TestDaemonConvergesAndFollowsCommits(t *testing.T) {
 	l.start()
 	l.waitConverged(10 * time.Second)
 	first := l.git("rev-parse", "HEAD")
-	l.hook.wait(t, 5*time.Second, "applied", func(e hookEvent) bool { return e.f("commit") == first })
+	e := l.hook.wait(t, 5*time.Second, "applied", func(e hookEvent) bool { return e.f("commit") == first })
+	if !strings.Contains(e.Output, "applied the policy at commit "+first+": "+rulesPath) || e.f("reasons") != "policy" {
+		t.Errorf("applied alert: %q %v", e.Output, e.OutputFields)
+	}
 
 	policy, _ := os.ReadFile(examDir + "/policy.hcl")
 	next := l.commit("policy.hcl", replaceOnce(t, string(policy), `prefix  = "NEW SHELL!!!"`, `prefix  = "SHELL SPAWNED!"`))

@@ -56,6 +56,13 @@ func TestPassMetricsCountChanges(t *testing.T) {
 		if got := m.value(t, "rulekeeper_errors_total", "kind", "other"); got != 1 {
 			t.Errorf("%s: %v errors of kind other counted, want 1", mode, got)
 		}
+		if err := d.alerts.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// A local policy folder has no commit to name.
+		if e := l.hook.events("applied"); len(e) == 0 || !strings.HasSuffix(e[0].Output, "applied the policy: "+rulesPath) {
+			t.Errorf("%s: applied alerts %s", mode, l.hook.dump())
+		}
 		srv.Close()
 		d.watcher.Close()
 		d.lock.Close()
