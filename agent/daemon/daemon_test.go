@@ -311,3 +311,30 @@ func TestMetricsServed(t *testing.T) {
 		t.Fatalf("/healthz %d %s", code, body)
 	}
 }
+
+// rules.d beside falco.yaml is watched even while it is empty: a file
+// dropped there (a drop-in that disables a rule), which Falco loads, makes
+// a pass at once, not at the next poll.
+func TestDropInEmptyRulesDirWatched(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, labOpts{interval: "1h"})
+	if err := os.Remove(l.host("/etc/falco/rules.d/.keep")); err != nil {
+		t.Fatal(err)
+	}
+	l.start()
+	l.waitConverged(10 * time.Second)
+	// The first pass, the one it asks for once its watches are set, and
+	// any its own writes make: wait until no pass has started for 500 ms.
+	before := l.d.Passes()
+	testwait.Eventually(t, 10*time.Second, "the daemon does not settle", func() bool {
+		n := l.d.Passes()
+		time.Sleep(500 * time.Millisecond)
+		quiet := n == l.d.Passes() && n >= 2
+		before = n
+		return quiet
+	})
+	if err := os.WriteFile(l.host("/etc/falco/rules.d/50-site.yaml"), []byte("- rule: "+examRule+"\n  enabled: false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testwait.Eventually(t, 5*time.Second, "a file dropped in the empty rules.d made no pass", func() bool { return l.d.Passes() > before })
+}
