@@ -338,3 +338,30 @@ func TestDropInEmptyRulesDirWatched(t *testing.T) {
 	}
 	testwait.Eventually(t, 5*time.Second, "a file dropped in the empty rules.d made no pass", func() bool { return l.d.Passes() > before })
 }
+
+// A rules file added to rules.d (a drop-in that disables a rule, as an
+// attacker hiding from Falco writes) is tampering: told once, and left.
+func TestDropInReported(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, labOpts{interval: "1h"})
+	l.start()
+	l.waitConverged(10 * time.Second)
+	<-l.d.Ready()
+	dropIn := "/etc/falco/rules.d/50-site.yaml"
+	body := "- rule: " + examRule + "\n  enabled: false\n"
+	if err := os.WriteFile(l.host(dropIn), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := l.hook.wait(t, 5*time.Second, "tamper", func(e hookEvent) bool { return e.f("file") == dropIn })
+	if !strings.Contains(e.Output, "a new rules file; nothing was put back") {
+		t.Errorf("tamper alert: %q", e.Output)
+	}
+	l.d.Trigger()
+	time.Sleep(300 * time.Millisecond)
+	if n := len(l.hook.events("tamper")); n != 1 {
+		t.Errorf("%d tamper alerts, want 1:\n%s", n, l.hook.dump())
+	}
+	if b, err := os.ReadFile(l.host(dropIn)); err != nil || string(b) != body {
+		t.Errorf("the drop-in was changed: %q %v", b, err)
+	}
+}
