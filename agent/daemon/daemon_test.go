@@ -165,7 +165,22 @@ func TestInvalidCommitKeepsLastGood(t *testing.T) {
 	if e.f("commit") != bad || !strings.Contains(e.f("diagnostics"), "user.uidd") || !strings.Contains(e.f("diagnostics"), "on policy.hcl line 12") {
 		t.Fatalf("refused alert: %+v", e.OutputFields)
 	}
+	// The refused head is remembered: the polls after it run the last good
+	// policy's cheap path, without planning the head again.
+	// (The pass that refused it converged with the last good one after.)
+	testwait.Eventually(t, 5*time.Second, "status does not show the refusal", func() bool {
+		st, _ := agent.ReadStatus(l.host("/var/lib/rulekeeper"))
+		return st != nil && st.Refused != nil
+	})
+	time.Sleep(300 * time.Millisecond)
+	var before time.Time
+	if st, _ := agent.ReadStatus(l.host("/var/lib/rulekeeper")); st != nil {
+		before = st.ConvergedAt
+	}
 	time.Sleep(time.Second) // ten polls
+	if st, _ := agent.ReadStatus(l.host("/var/lib/rulekeeper")); st == nil || !st.ConvergedAt.Equal(before) {
+		t.Errorf("the polls after the refusal planned again: converged at %v, then %+v", before, st)
+	}
 	if n := len(l.hook.events("refused")); n != 1 {
 		t.Fatalf("%d refused alerts, want 1:\n%s", n, l.hook.dump())
 	}

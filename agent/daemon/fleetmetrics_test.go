@@ -115,6 +115,9 @@ func TestFleetMetricsRollback(t *testing.T) {
 	if got := m.value(t, "rulekeeper_rollbacks_total"); got != 0 {
 		t.Fatalf("rollbacks = %v before any, want 0", got)
 	}
+	if n := m.series(t, "rulekeeper_rollback_commit_info"); n != 0 {
+		t.Fatalf("%d rulekeeper_rollback_commit_info series before any rollback, want 0", n)
+	}
 	// A local policy folder has no commit, so no commit time either.
 	if n := m.series(t, "rulekeeper_applied_commit_timestamp_seconds"); n != 0 {
 		t.Fatalf("%d commit time series with a local policy folder, want 0", n)
@@ -134,6 +137,11 @@ rule "Terminal shell in container" {
 	l.hook.wait(t, 30*time.Second, "rollback", nil)
 	m.wait(t, "rulekeeper_rollbacks_total", nil, 1)
 	m.wait(t, "rulekeeper_converged", nil, 0)
+	// The rolled-back commit is named for the gates of later waves (a
+	// local policy folder's is "").
+	if n := m.series(t, "rulekeeper_rollback_commit_info"); n != 1 {
+		t.Errorf("%d rulekeeper_rollback_commit_info series after a rollback, want 1", n)
+	}
 	// The refused reload and the one that put the files back are one
 	// observation; each apply before it (the first, and one more when the
 	// event of the first write came after the policy changed) another.

@@ -56,6 +56,10 @@ func TestPassMetricsCountChanges(t *testing.T) {
 		if got := m.value(t, "rulekeeper_errors_total", "kind", "other"); got != 1 {
 			t.Errorf("%s: %v errors of kind other counted, want 1", mode, got)
 		}
+		// A failed pass is no rollback: no commit is named as rolled back.
+		if n := m.series(t, "rulekeeper_rollback_commit_info"); n != 0 {
+			t.Errorf("%s: a failed pass named %d rolled-back commits", mode, n)
+		}
 		if err := d.alerts.Close(ctx); err != nil {
 			t.Fatal(err)
 		}
