@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rulekeeper/rulekeeper/agent"
 )
 
 // The next poll comes after the interval plus a random part of the splay,
@@ -81,5 +83,38 @@ func TestPausedRolloutHolds(t *testing.T) {
 	}
 	if len(held) != 1 || !strings.Contains(held[0].Output, "is held: the rollout is paused") || held[0].Priority != "Informational" {
 		t.Errorf("want one alert that the paused rollout holds the commit:\n%s", l.hook.dump())
+	}
+
+	// A head without a rollout block applies at once, and status no
+	// longer tells a rollout.
+	l.commit("policy.hcl", examPolicy(t, "PLAIN SHELL!!!"))
+	d.pass(ctx, true)
+	if !strings.Contains(l.rules(), "    PLAIN SHELL!!! user_id") || d.loop.status.Rollout != nil {
+		t.Errorf("a head without rollout block: applied %v, rollout status %+v", strings.Contains(l.rules(), "PLAIN SHELL!!!"), d.loop.status.Rollout)
+	}
+}
+
+// Two answers of a gate are the same when query, threshold, error and
+// value are: the status keeps the first one's time.
+func TestGateSameAnswer(t *testing.T) {
+	t.Parallel()
+	one, two := 1.0, 2.0
+	base := agent.GateCheck{Query: "q", Threshold: 0, Value: &one}
+	if !sameAnswer(&base, &agent.GateCheck{Query: "q", Threshold: 0, Value: &one}) {
+		t.Error("the same answer taken for another")
+	}
+	for name, other := range map[string]agent.GateCheck{
+		"query":     {Query: "r", Value: &one},
+		"threshold": {Query: "q", Threshold: 1, Value: &one},
+		"error":     {Query: "q", Error: "down", Value: &one},
+		"value":     {Query: "q", Value: &two},
+		"no value":  {Query: "q"},
+	} {
+		if sameAnswer(&base, &other) || sameAnswer(&other, &base) {
+			t.Errorf("answers with another %s taken for the same", name)
+		}
+	}
+	if !sameAnswer(&agent.GateCheck{Query: "q", Error: "down"}, &agent.GateCheck{Query: "q", Error: "down"}) {
+		t.Error("two errors alike taken for different answers")
 	}
 }
