@@ -30,6 +30,11 @@ func (p *Policy) Evaluate(n Node) (Desired, hcl.Diagnostics) {
 			d.Lists = append(d.Lists, l)
 		}
 	}
+	for _, nb := range p.macros {
+		if m, keep := ev.macro(nb); keep {
+			d.Macros = append(d.Macros, m)
+		}
+	}
 	for _, nb := range p.rfiles {
 		if f, keep := ev.file(nb); keep {
 			d.Files = append(d.Files, f)
@@ -96,6 +101,7 @@ func (ev *evaluator) rule(rb *ruleBlock) (Rule, bool) {
 	if rb.output != nil {
 		r.Output = ev.output(rb.output)
 	}
+	ev.ruleTuning(rb, &r)
 	return r, true
 }
 
