@@ -202,11 +202,15 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	next := &State{Files: map[string]*FileState{}, Applied: st.Applied}
-	if err := p.planInPlace(d, rf, defs, lists, st, next); err != nil {
+	macros, err := findMacros(d.Macros, rf, vendor)
+	if err != nil {
 		return nil, err
 	}
-	if err := p.planOverride(d, rf, defs, lists, st, next, own, entries); err != nil {
+	next := &State{Files: map[string]*FileState{}, Applied: st.Applied}
+	if err := p.planInPlace(d, rf, defs, lists, macros, st, next); err != nil {
+		return nil, err
+	}
+	if err := p.planOverride(d, rf, defs, lists, macros, st, next, own, entries); err != nil {
 		return nil, err
 	}
 	if err := p.planFiles(d, st, next, entries); err != nil {
@@ -220,11 +224,14 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 		}
 	}
 	p.order = loadOrder(entries, all, own, p.Files)
-	if p.Strategy == policy.Override && len(d.Rules)+len(d.Lists) > 0 {
+	if p.Strategy == policy.Override && len(d.Rules)+len(d.Lists)+len(d.Macros) > 0 {
 		if err := loadsAfter(p.order, own, defs); err != nil {
 			return nil, err
 		}
 		if err := listsLoadAfter(p.order, own, lists); err != nil {
+			return nil, err
+		}
+		if err := macrosLoadAfter(p.order, own, macros); err != nil {
 			return nil, err
 		}
 	}
