@@ -230,3 +230,40 @@ func macrosLoadAfter(order []string, own string, macros map[string]macroDef) err
 	}
 	return nil
 }
+
+// conditionBlock is a policy block that changes a condition: Falco's `-V`
+// is the judge of the text, and its refusal names the policy's line.
+type conditionBlock struct {
+	pos, kind, name string
+}
+
+func conditionBlocks(d policy.Desired) []conditionBlock {
+	var out []conditionBlock
+	for _, m := range d.Macros {
+		if m.Condition != nil {
+			out = append(out, conditionBlock{m.Pos, "macro", m.Name})
+		}
+	}
+	for _, r := range d.Rules {
+		if r.Condition != nil {
+			out = append(out, conditionBlock{r.Pos, "rule", r.Name})
+		}
+	}
+	return out
+}
+
+// conditionHint names the policy blocks behind a refusal, those whose
+// macro or rule Falco's message names (0.32.1 quotes the entries, later
+// versions name them): Falco speaks of the rules files only.
+func (p *Plan) conditionHint(msg string) string {
+	var named []string
+	for _, c := range p.conditions {
+		if strings.Contains(msg, c.name) {
+			named = append(named, fmt.Sprintf("%s (%s %q)", c.pos, c.kind, c.name))
+		}
+	}
+	if len(named) == 0 {
+		return ""
+	}
+	return "\nThe condition comes from the policy's condition block at " + strings.Join(named, ", ") + ": fix its text there."
+}

@@ -89,7 +89,7 @@ func falcoValidate(p *Plan) error {
 	if errors.Is(err, errFalcoTimeout) {
 		return fmt.Errorf("falco -V %w: the new rules files were not checked, nothing was written (Falco read the node's config %s):\n%s", err, p.config, msg)
 	}
-	return fmt.Errorf("falco -V rejects the new rules files, nothing was written (%v; Falco read the node's config %s):\n%s", err, p.config, msg)
+	return fmt.Errorf("falco -V rejects the new rules files, nothing was written (%v; Falco read the node's config %s):\n%s%s", err, p.config, msg, p.conditionHint(msg))
 }
 
 var errFalcoTimeout = errors.New("timed out")

@@ -88,6 +88,9 @@ type Plan struct {
 	// config is the node's falco.yaml (a node path), which `falco -V` must
 	// read: Falco refuses -V without a config, and loads plugins from it.
 	config string
+	// conditions are the policy blocks that change a condition, for a
+	// refusal by `falco -V` to name (see conditionBlocks).
+	conditions []conditionBlock
 }
 
 // FileChange is one file a plan writes or removes.
@@ -126,6 +129,7 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	if p.FalcoVersion == "" {
 		p.FalcoVersion = d.Falco.Version
 	}
+	p.conditions = conditionBlocks(d)
 	p.Strategy, err = resolveStrategy(d.Falco.Strategy, p.FalcoVersion)
 	if err != nil {
 		return nil, err
