@@ -178,3 +178,20 @@ func TestConditionsOverride(t *testing.T) {
 		})
 	}
 }
+
+// The exam's change with a macro's and the rule's condition, tags and desc
+// on top: what tuning beyond outputs adds to a first pass.
+func BenchmarkPlanExamAndConditions032(b *testing.B) {
+	root := node032(b)
+	d := exam(policy.InPlace)
+	d.Rules[0].Condition = &policy.Condition{Append: "and not proc.name = sh"}
+	d.Rules[0].Tags = &policy.Tags{Add: []string{"team_x"}, Remove: []string{"mitre_execution"}}
+	d.Rules[0].Desc = ptr("the team's shell watch")
+	d.Macros = []policy.Macro{{Name: "spawned_process", Condition: &policy.Condition{Append: "and not proc.name = fish"}, Pos: "b.hcl:1,1"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := MakePlan(d, opts(root)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

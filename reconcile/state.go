@@ -55,7 +55,8 @@ type FileState struct {
 
 // Value is one managed value, as raw bytes of the file.
 type Value struct {
-	// Kind is "list" for a list's items, "" for a rule's value.
+	// Kind is "list" for a list's items, "macro" for a macro's condition,
+	// "" for a rule's value.
 	Kind     string `json:"kind,omitempty"`
 	Rule     string `json:"rule"` // the rule's (or list's) name
 	Field    string `json:"field"`
