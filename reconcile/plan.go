@@ -105,8 +105,8 @@ type FileChange struct {
 // Change is one value that changes, as Falco reads it.
 type Change struct {
 	// Kind is what Rule names: "" for a rule, "list" for a list, "macro"
-	// for a macro, "file"
-	// for a whole file (Rule is then its source in the policy).
+	// for a macro, "file" for a whole file (Rule is then its source in the
+	// policy).
 	Kind   string `json:"kind,omitempty"`
 	Rule   string `json:"rule"`
 	Field  string `json:"field"`
