@@ -130,7 +130,6 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	if p.FalcoVersion == "" {
 		p.FalcoVersion = d.Falco.Version
 	}
-	p.conditions = conditionBlocks(d)
 	p.Strategy, err = resolveStrategy(d.Falco.Strategy, p.FalcoVersion)
 	if err != nil {
 		return nil, err
@@ -179,6 +178,7 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 			return p, nil
 		}
 	}
+	p.conditions = conditionBlocks(d)
 	// Past the fast path: the files are not all as the last pass left
 	// them, which may be because it was killed while it wrote them.
 	if err := st.settle(o.Root, o.StatePath(), p.cur); err != nil {
