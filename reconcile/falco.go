@@ -51,15 +51,15 @@ func FalcoVersion(bin string) (string, error) {
 // node's config as it does when it runs (its plugins, config.d), so that it
 // knows the fields the rules use.
 func falcoValidate(p *Plan) error {
-	args, err := falcoConfigArgs(p.opts.Root, p.config)
-	if err != nil {
-		return err
-	}
 	dir, err := os.MkdirTemp("", "rulekeeper-check-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	args, err := p.plannedConfigArgs(dir)
+	if err != nil {
+		return err
+	}
 	content := map[string][]byte{}
 	for f, b := range p.cur {
 		content[f] = b
