@@ -25,7 +25,7 @@ func (p *Plan) planDropIn(s *policy.Settings, folder *confEntry, own string, st,
 			keys = append(keys, "append_output")
 		}
 		if set := laterSets(p.cur[g], keys); len(set) > 0 {
-			return fmt.Errorf("Falco merges %s after %s and it sets %s, so its value would win: remove the setting from %s", g, own, joinKeys(set), g)
+			return fmt.Errorf("%s, which Falco merges after %s, sets %s: its value would win; remove the setting from %s", g, own, joinKeys(set), g)
 		}
 	}
 	var inherited []any

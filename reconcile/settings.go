@@ -154,7 +154,7 @@ func (p *Plan) settingsPossible(s *policy.Settings, folder *confEntry, dropIn bo
 		case p.FalcoVersion == "":
 			return fmt.Errorf("append_output exists from Falco %s, and this node's Falco version is unknown: set falco_version in the falco block, or give rulekeeper the falco program", policy.AppendOutputSince)
 		case !versionAtLeast(p.FalcoVersion, policy.AppendOutputSince):
-			return fmt.Errorf("Falco %s has no append_output (it exists from %s) and would ignore it without a word: remove it, or add the text to the rules' outputs with rule blocks", p.FalcoVersion, policy.AppendOutputSince)
+			return fmt.Errorf("this node's Falco %s has no append_output (it exists from %s) and would ignore it without a word: remove it, or add the text to the rules' outputs with rule blocks", p.FalcoVersion, policy.AppendOutputSince)
 		case !dropIn:
 			return fmt.Errorf("rulekeeper writes append_output in a config folder Falco merges, and %s names none in config_files: add `config_files: [/etc/falco/config.d]` to it", p.conf.config)
 		}

@@ -76,7 +76,7 @@ func TestRealFalcoSettings(t *testing.T) {
 					o.FalcoBinary, o.FalcoVersion = realfalco.Binary(t, v), v
 					s.Pos = "settings.hcl:1,1"
 					_, err := MakePlan(policy.Desired{Settings: s}, o)
-					if err == nil || !strings.Contains(err.Error(), "settings.hcl:1,1: falco_settings block: Falco 0.32.1 has no append_output") {
+					if err == nil || !strings.Contains(err.Error(), "settings.hcl:1,1: falco_settings block: this node's Falco 0.32.1 has no append_output") {
 						t.Fatalf("append_output on 0.32.1: %v", err)
 					}
 					return

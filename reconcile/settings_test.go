@@ -204,12 +204,12 @@ func TestSettingsRefusals(t *testing.T) {
 		}, s, dropIn + " exists and was not written by rulekeeper"},
 		{"later config file", "0.44.1", func(t *testing.T, root string) {
 			writeNode(t, root, "/etc/falco/config.d/90-team.yaml", []byte("json_output: false\n"))
-		}, s, "Falco merges /etc/falco/config.d/90-team.yaml after " + dropIn + " and it sets json_output"},
+		}, s, "/etc/falco/config.d/90-team.yaml, which Falco merges after " + dropIn + ", sets json_output"},
 		{"add-only", "0.44.1", func(t *testing.T, root string) {
 			cfg := readNode(t, root, falcoYAML)
 			writeNode(t, root, falcoYAML, []byte(strings.Replace(cfg, "config_files:\n  - /etc/falco/config.d\n", "config_files:\n  - path: /etc/falco/config.d\n    strategy: add-only\n", 1)))
 		}, s, "strategy add-only"},
-		{"append_output on 0.32.1", "0.32.1", nil, s, "settings.hcl:1,1: falco_settings block: Falco 0.32.1 has no append_output"},
+		{"append_output on 0.32.1", "0.32.1", nil, s, "settings.hcl:1,1: falco_settings block: this node's Falco 0.32.1 has no append_output"},
 		{"append_output, version unknown", "", nil, s, "this node's Falco version is unknown"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
