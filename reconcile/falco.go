@@ -56,7 +56,7 @@ func falcoValidate(p *Plan) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	args, err := p.plannedConfigArgs(dir)
+	args, names, err := p.plannedConfigArgs(dir)
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func falcoValidate(p *Plan) error {
 		content[fc.Path] = fc.New
 	}
 	args = append(falcoQuiet[:len(falcoQuiet):len(falcoQuiet)], args...)
-	var scratch []string // scratch copy, node file, in pairs
+	scratch := names // scratch copy, node file, in pairs
 	for i, f := range p.order {
 		name := filepath.Join(dir, fmt.Sprintf("%03d-%s", i, filepath.Base(f)))
 		if err := os.WriteFile(name, content[f], 0o600); err != nil {

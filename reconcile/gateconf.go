@@ -12,7 +12,9 @@ import (
 // given as a scratch copy in dir, and a config folder where the plan
 // writes or removes a file as a scratch folder with the planned files
 // (`-o config_files[i]=...`, which Falco reads before it merges them).
-func (p *Plan) plannedConfigArgs(dir string) ([]string, error) {
+// names pairs each scratch path with the node path it stands for, so that
+// Falco's messages can speak of the node's files.
+func (p *Plan) plannedConfigArgs(dir string) (args, names []string, err error) {
 	planned := map[string]*FileChange{}
 	for _, fc := range p.Files {
 		if p.isConfFile(fc.Path) {
@@ -21,27 +23,26 @@ func (p *Plan) plannedConfigArgs(dir string) ([]string, error) {
 	}
 	fc := planned[p.config]
 	if fc == nil {
-		args, err := falcoConfigArgs(p.opts.Root, p.config)
-		if err != nil || len(planned) == 0 {
-			return args, err
+		if args, err = falcoConfigArgs(p.opts.Root, p.config); err != nil || len(planned) == 0 {
+			return args, nil, err
 		}
 		return p.plannedFolders(dir, args, planned)
 	}
 	host := filepath.Join(dir, "falco.yaml")
 	if err := os.WriteFile(host, fc.New, 0o600); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	args, err := configArgs(p.opts.Root, p.config, fc.New, host)
-	if err != nil {
-		return nil, err
+	if args, err = configArgs(p.opts.Root, p.config, fc.New, host); err != nil {
+		return nil, nil, err
 	}
-	return p.plannedFolders(dir, args, planned)
+	args, names, err = p.plannedFolders(dir, args, planned)
+	return args, append(names, host, p.config), err
 }
 
 // plannedFolders adds a scratch copy of every config folder that holds a
 // planned file: the folder's files as they are, the planned ones as the
 // plan leaves them.
-func (p *Plan) plannedFolders(dir string, args []string, planned map[string]*FileChange) ([]string, error) {
+func (p *Plan) plannedFolders(dir string, args []string, planned map[string]*FileChange) (_, names []string, _ error) {
 	for i, e := range p.conf.entries {
 		if !e.folder {
 			continue
@@ -67,14 +68,15 @@ func (p *Plan) plannedFolders(dir string, args []string, planned map[string]*Fil
 		}
 		scratch := filepath.Join(dir, fmt.Sprintf("config-%d", i))
 		if err := os.Mkdir(scratch, 0o700); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for name, b := range files {
 			if err := os.WriteFile(filepath.Join(scratch, name), b, 0o600); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		args = append(args, "-o", e.key+"="+scratch)
+		names = append(names, scratch, e.path)
 	}
-	return args, nil
+	return args, names, nil
 }

@@ -231,3 +231,45 @@ func TestSettingsRefusals(t *testing.T) {
 		})
 	}
 }
+
+// A falco.yaml that does not parse is refused with its name and line, and
+// nothing is written.
+func TestSettingsBrokenConfig(t *testing.T) {
+	root := node032(t)
+	cfg := readNode(t, root, falcoYAML)
+	writeNode(t, root, falcoYAML, []byte(strings.Replace(cfg, "\npriority: debug\n", "\npriority: [debug\n", 1)))
+	before := snapshot(t, root)
+	_, err := MakePlan(settingsPolicy(policy.Settings{JSONOutput: ptr(true)}), versioned(root, "0.32.1"))
+	if err == nil || !strings.Contains(err.Error(), falcoYAML+": line ") {
+		t.Fatalf("got %v", err)
+	}
+	if !maps.Equal(before, snapshot(t, root)) {
+		t.Fatal("files changed")
+	}
+}
+
+// Falco upgraded from 0.32.1 to 0.44.1 under the policy: the new vendor
+// falco.yaml is taken as it comes (rulekeeper's values there are
+// forgotten, not put back into the new file) and the settings move into
+// the drop-in.
+func TestSettingsFalcoUpgraded(t *testing.T) {
+	root := node032(t)
+	s := settingsPolicy(policy.Settings{JSONOutput: ptr(true)})
+	mustApply(t, s, versioned(root, "0.32.1"))
+	fresh, err := os.ReadFile("testdata/falco/falco-0.44.1.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeNode(t, root, falcoYAML, fresh)
+	p := mustApply(t, s, versioned(root, "0.44.1"))
+	if got := readNode(t, root, falcoYAML); got != string(fresh) {
+		t.Fatalf("the new falco.yaml was edited:\n%s", p.Diff())
+	}
+	if got := readNode(t, root, dropIn); !strings.Contains(got, "\njson_output: true\n") {
+		t.Fatalf("drop-in:\n%s", got)
+	}
+	st, _ := LoadState(opts(root).StatePath())
+	if st.Files[falcoYAML] != nil || st.Files[dropIn] == nil || !st.Files[dropIn].Settings {
+		t.Fatalf("state: %+v", st.Files)
+	}
+}
