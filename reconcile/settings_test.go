@@ -155,8 +155,16 @@ func TestSettingsDropIn(t *testing.T) {
 	if p := mustPlan(t, s, versioned(root, "0.44.1")); !p.Empty() {
 		t.Fatalf("converged, yet: %s", p.Summary())
 	}
+	// Falco up to 0.40 merges every regular file of a config folder, a
+	// half-written one too: the temporary file goes in /etc/falco.
 	writeNode(t, root, dropIn, []byte(strings.Replace(want, "json_output: true", "json_output: false", 1)))
-	p = mustApply(t, s, versioned(root, "0.44.1"))
+	p = mustPlan(t, s, versioned(root, "0.44.1"))
+	if _, err := Apply(p); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.stages[hostPath(root, dropIn)]; got != hostPath(root, "/etc/falco") {
+		t.Fatalf("the drop-in was staged in %s", got)
+	}
 	if readNode(t, root, dropIn) != want || len(p.Files) != 1 || p.Files[0].Changes[0].Reason != ReasonDrift {
 		t.Fatalf("drift not put back: %s", p.Summary())
 	}
@@ -209,6 +217,11 @@ func TestSettingsRefusals(t *testing.T) {
 			cfg := readNode(t, root, falcoYAML)
 			writeNode(t, root, falcoYAML, []byte(strings.Replace(cfg, "config_files:\n  - /etc/falco/config.d\n", "config_files:\n  - path: /etc/falco/config.d\n    strategy: add-only\n", 1)))
 		}, s, "strategy add-only"},
+		{"config file merged after falco.yaml", "0.44.1", func(t *testing.T, root string) {
+			cfg := readNode(t, root, falcoYAML)
+			writeNode(t, root, falcoYAML, []byte(strings.Replace(cfg, "config_files:\n  - /etc/falco/config.d\n", "config_files:\n  - /etc/falco/extra.yaml\n", 1)))
+			writeNode(t, root, "/etc/falco/extra.yaml", []byte("priority: debug\n"))
+		}, settingsPolicy(policy.Settings{Priority: ptr("warning")}), "/etc/falco/extra.yaml, which Falco merges after " + falcoYAML + ", sets priority"},
 		{"append_output on 0.32.1", "0.32.1", nil, s, "settings.hcl:1,1: falco_settings block: this node's Falco 0.32.1 has no append_output"},
 		{"append_output, version unknown", "", nil, s, "this node's Falco version is unknown"},
 	} {

@@ -27,6 +27,15 @@ func (p *Plan) settingsInPlace(s *policy.Settings, st, next *State) error {
 	if len(want) == 0 && prev == nil {
 		return nil
 	}
+	var keys []string
+	for _, kv := range want {
+		keys = append(keys, kv[0])
+	}
+	for _, g := range p.conf.files { // merged after falco.yaml: their values win
+		if set := laterSets(p.cur[g], keys); len(set) > 0 {
+			return fmt.Errorf("%s: %s block: %s, which Falco merges after %s, sets %s: its value would win; remove the setting from %s", s.Pos, settingsBlock, g, cfg, joinKeys(set), g)
+		}
+	}
 	data := p.conf.data
 	if data == nil {
 		if len(want) == 0 {
