@@ -286,3 +286,29 @@ func TestSettingsFalcoUpgraded(t *testing.T) {
 		t.Fatalf("state: %+v", st.Files)
 	}
 }
+
+// A pass killed after it saved the state and before it wrote falco.yaml
+// (here: the block's removal) is settled by the next pass as for a rules
+// file: rulekeeper's values still in the file are not taken for the
+// vendor's.
+func TestSettingsKilledBeforeWritten(t *testing.T) {
+	root := node032(t)
+	vendor := readNode(t, root, falcoYAML)
+	mustApply(t, settingsPolicy(policy.Settings{JSONOutput: ptr(true), Priority: ptr("warning")}), versioned(root, "0.32.1"))
+	p := mustPlan(t, policy.Desired{}, versioned(root, "0.32.1"))
+	if len(p.Files) != 1 {
+		t.Fatalf("plan:\n%s", p.Summary())
+	}
+	p.record(p.next) // what Apply does before it writes a file, and no more
+	if err := p.next.save(p.opts.StatePath()); err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, settingsPolicy(policy.Settings{Priority: ptr("error")}), versioned(root, "0.32.1"))
+	if got, want := readNode(t, root, falcoYAML), strings.Replace(vendor, "\npriority: debug\n", "\npriority: error\n", 1); got != want {
+		t.Fatalf("falco.yaml:\n%s", (&FileChange{Path: falcoYAML, Old: []byte(want), New: []byte(got)}).Diff())
+	}
+	mustApply(t, policy.Desired{}, versioned(root, "0.32.1"))
+	if readNode(t, root, falcoYAML) != vendor {
+		t.Fatal("the vendor's falco.yaml is not back")
+	}
+}
