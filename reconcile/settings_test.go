@@ -155,7 +155,7 @@ func TestSettingsDropIn(t *testing.T) {
 	if p := mustPlan(t, s, versioned(root, "0.44.1")); !p.Empty() {
 		t.Fatalf("converged, yet: %s", p.Summary())
 	}
-	// Falco up to 0.40 merges every regular file of a config folder, a
+	// Falco (0.38 through 0.44.1) merges every regular file of a config folder, a
 	// half-written one too: the temporary file goes in /etc/falco.
 	writeNode(t, root, dropIn, []byte(strings.Replace(want, "json_output: true", "json_output: false", 1)))
 	p = mustPlan(t, s, versioned(root, "0.44.1"))

@@ -71,7 +71,7 @@ func (p *Plan) makeFolderCheck() func(dir string) string {
 	for _, f := range list {
 		add(f, "the rules folder "+f+", which Falco loads whole")
 	}
-	if p.conf != nil { // up to 0.40 Falco merges every regular file of a config folder too
+	if p.conf != nil { // Falco (0.38 through 0.44.1) merges every regular file of a config folder, dot-files too
 		for _, e := range p.conf.entries {
 			if e.folder {
 				add(e.path, "the config folder "+e.path+", which Falco merges whole")
