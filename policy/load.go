@@ -21,6 +21,8 @@ type Policy struct {
 	rfiles  []*namedBlock
 	macros  []*namedBlock
 	rollout *rolloutBlock
+	// settings is the falco_settings block (see settings.go).
+	settings *settingsBlock
 }
 
 type falcoBlock struct {
@@ -52,6 +54,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "list", LabelNames: []string{"name"}},
 		{Type: "file", LabelNames: []string{"path"}},
 		{Type: "macro", LabelNames: []string{"name"}},
+		{Type: "falco_settings"},
 	},
 }
 
@@ -123,6 +126,8 @@ func Load(dir string) (*Policy, hcl.Diagnostics) {
 				diags = append(diags, p.addRule(b, seen)...)
 			case "rollout":
 				diags = append(diags, p.addRollout(b)...)
+			case "falco_settings":
+				diags = append(diags, p.addSettings(b)...)
 			case "list":
 				nb, d := addNamed(b, listSchema, "list", seenList)
 				diags = append(diags, d...)
