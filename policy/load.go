@@ -32,6 +32,7 @@ type ruleBlock struct {
 	defRange, labelRange hcl.Range
 	attrs                hcl.Attributes
 	output               *outputBlock
+	exceptions           []*namedBlock
 }
 
 type outputBlock struct {
@@ -61,7 +62,7 @@ var falcoSchema = &hcl.BodySchema{
 
 var ruleSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "when"}, {Name: "priority"}, {Name: "enabled"}},
-	Blocks:     []hcl.BlockHeaderSchema{{Type: "output"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "output"}, {Type: "exception", LabelNames: []string{"name"}}},
 }
 
 var outputSchema = &hcl.BodySchema{
@@ -165,6 +166,10 @@ func (p *Policy) addRule(b *hcl.Block, seen map[string]*ruleBlock) hcl.Diagnosti
 	content, diags := b.Body.Content(ruleSchema)
 	r := &ruleBlock{name: b.Labels[0], defRange: b.DefRange, labelRange: b.LabelRanges[0], attrs: content.Attributes}
 	for _, ob := range content.Blocks {
+		if ob.Type == "exception" {
+			diags = append(diags, addException(ob, r)...)
+			continue
+		}
 		oc, d := ob.Body.Content(outputSchema)
 		diags = append(diags, d...)
 		if r.output != nil {
@@ -195,7 +200,7 @@ func (p *Policy) addRule(b *hcl.Block, seen map[string]*ruleBlock) hcl.Diagnosti
 	p.rules = append(p.rules, r)
 
 	// A body with errors may have lost its settings to them: no second message.
-	if r.output == nil && r.attrs["priority"] == nil && r.attrs["enabled"] == nil && !diags.HasErrors() {
+	if r.output == nil && r.attrs["priority"] == nil && r.attrs["enabled"] == nil && len(r.exceptions) == 0 && !diags.HasErrors() {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagWarning,
 			Summary:  "Rule block manages nothing",
