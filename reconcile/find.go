@@ -184,7 +184,8 @@ func resets(m *yaml.Node) []string {
 		var out []string
 		if o.Kind == yaml.MappingNode {
 			for i := 0; i+1 < len(o.Content); i += 2 {
-				if k := o.Content[i].Value; k == "output" || k == "priority" || k == "enabled" {
+				if k := o.Content[i].Value; k == "output" || k == "priority" || k == "enabled" ||
+					(k == "exceptions" && o.Content[i+1].Value == "replace") {
 					out = append(out, k)
 				}
 			}

@@ -78,9 +78,12 @@ func (p *Plan) planOverride(d policy.Desired, rf map[string]*rulesFile, defs map
 		vt := vendorText(df)
 		var entry string
 		var err error
-		if modern {
+		switch {
+		case modern:
 			entry, err = overrideEntry(vt, r)
-		} else {
+		case onlyExceptions(r):
+			entry, err = appendEntry(vt, r)
+		default:
 			entry, err = redefinition(vt, r, df.file, rf[df.file].items[df.item].line)
 		}
 		if err != nil {
@@ -137,6 +140,14 @@ func overrideEntry(vendor string, r policy.Rule) (string, error) {
 	}
 	if r.Enabled != nil {
 		put("enabled", fmt.Sprint(*r.Enabled))
+	}
+	if len(r.Exceptions) > 0 {
+		ex, err := exceptionsEntry(m, r)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(ex)
+		over.WriteString("    exceptions: append\n")
 	}
 	return b.String() + "  override:\n" + over.String(), nil
 }
@@ -279,6 +290,9 @@ func fieldsOf(r policy.Rule) []string {
 	}
 	if r.Enabled != nil {
 		f = append(f, "enabled")
+	}
+	if len(r.Exceptions) > 0 {
+		f = append(f, "exceptions")
 	}
 	return f
 }
