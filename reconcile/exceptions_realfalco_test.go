@@ -1,0 +1,61 @@
+//go:build realfalco
+
+package reconcile
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/rulekeeper/rulekeeper/internal/testkit/realfalco"
+	"github.com/rulekeeper/rulekeeper/policy"
+)
+
+// vendorShellImages gives the vendor's terminal-shell rule an exception of
+// its own, as a vendor file may (the upstream files here define none).
+const vendorShellImages = "- rule: Terminal shell in container\n" +
+	"  exceptions:\n    - name: shell_images\n      fields: [container.image.repository]\n" +
+	"      values:\n        - [registry.example.com/tools]\n"
+
+// Each exception, in place and by a drop-in, on every real Falco: `-V`
+// (rulekeeper's gate, before anything is written) accepts the files, and
+// the capture's shell alert is silenced when the exception matches it (the
+// shell sh in an nginx container) and not when it does not. The last cases
+// add values to an exception the vendor's rule defines.
+func TestRealFalcoExceptions(t *testing.T) {
+	vals := func(rows ...[]policy.ExceptionValue) [][]policy.ExceptionValue { return rows }
+	for _, v := range realfalco.Versions {
+		for _, s := range []policy.Strategy{policy.InPlace, policy.Override} {
+			for _, tc := range []struct {
+				name   string
+				ex     policy.Exception
+				vendor bool // the vendor's rule has shell_images
+				alert  bool
+			}{
+				{"proc.name = sh", policy.Exception{Name: "team_shells", Fields: []string{"proc.name"}, Values: vals(row("sh"))}, false, false},
+				{"proc.name = bash", policy.Exception{Name: "team_shells", Fields: []string{"proc.name"}, Values: vals(row("bash"))}, false, true},
+				{"image and shell in a list", policy.Exception{Name: "debug_image", Fields: []string{"container.image.repository", "proc.name"},
+					Comps: []string{"=", "in"}, Values: vals(row("registry.example.com/payments/debug", []string{"bash"}), row("nginx", []string{"sh", "bash"}))}, false, false},
+				{"image startswith", policy.Exception{Name: "debug_image", Fields: []string{"container.image.repository"},
+					Comps: []string{"startswith"}, Values: vals(row("ngi"))}, false, false},
+				{"vendor exception gains nginx", policy.Exception{Name: "shell_images", Values: vals(row("nginx"))}, true, false},
+				{"vendor exception gains another image", policy.Exception{Name: "shell_images", Values: vals(row("redis"))}, true, true},
+			} {
+				t.Run(v+"/"+string(s)+"/"+tc.name, func(t *testing.T) {
+					d := excPolicy(s, shellRule, tc.ex)
+					out, p := tunedNode(t, v, d, func(root string) {
+						if tc.vendor {
+							vendor := readNode(t, root, rulesPath)
+							writeNode(t, root, rulesPath, []byte(replaceOnce(t, vendor, "- rule: Terminal shell in container\n", vendorShellImages)))
+						}
+					})
+					if len(p.Files) != 1 {
+						t.Fatalf("want one file written, got %s", p.Summary())
+					}
+					if got := strings.Contains(out, shellAlert); got != tc.alert {
+						t.Fatalf("alert %v, want %v; plan:\n%s\n%s\nFalco said:\n%s", got, tc.alert, p.Summary(), p.Diff(), out)
+					}
+				})
+			}
+		}
+	}
+}
