@@ -105,9 +105,12 @@ func (ev *evaluator) exception(nb *namedBlock) (Exception, bool) {
 		ev.fail(a["fields"].Expr.Range(), "Empty fields", "An exception compares at least one field; name them, or leave fields out to add values to the vendor's exception of this name.")
 	}
 	cs := ev.strList(a["comps"])
-	for _, c := range cs {
+	for i, c := range cs {
 		e.Comps = append(e.Comps, c.val)
 		ev.checkComp(c)
+		if i < len(e.Fields) {
+			ev.checkCompType(c, e.Fields[i])
+		}
 	}
 	if ca := a["comps"]; ca != nil && a["fields"] == nil {
 		ev.fail(ca.NameRange, "comps without fields", fmt.Sprintf(
@@ -163,6 +166,42 @@ func (ev *evaluator) checkComp(c item) {
 	}
 	ev.fail(c.rng, fmt.Sprintf("Unknown comparison %q", c.val), fmt.Sprintf(
 		"%sFalco accepts %s in an exception's comps.", didYouMean(c.val, all, `"%s"`), accepted))
+}
+
+// textOnly are comparisons Falco refuses on a text (CHARBUF) field, seen
+// with -V on every version here: "expected a number value" for the
+// orderings, "operator not supported" for the byte ones.
+var textOnly = map[string]string{
+	"<": "numbers", "<=": "numbers", ">": "numbers", ">=": "numbers",
+	"bcontains": "byte buffers", "bstartswith": "byte buffers",
+}
+
+// checkCompType refuses a comparison the field's type does not take.
+func (ev *evaluator) checkCompType(c item, field string) {
+	kind, ok := textOnly[c.val]
+	if !ok || ev.fieldType(field) != "CHARBUF" {
+		return
+	}
+	ev.fail(c.rng, fmt.Sprintf("Comparison %q on the text field %s", c.val, field), fmt.Sprintf(
+		"%q compares %s, and %s is text (CHARBUF in policy/fields/%s): Falco refuses the rule. Use =, startswith, contains, glob or in for text.",
+		c.val, kind, field, ev.cat.Source))
+}
+
+// fieldType is the type column of a field's row in the catalogue, "" when
+// the field has no row of its own.
+func (ev *evaluator) fieldType(field string) string {
+	text, quoted := ev.cat.text(), "\n`"+field+"`"
+	i := strings.Index(text, quoted)
+	if i < 0 {
+		return ""
+	}
+	line, _, _ := strings.Cut(text[i+len(quoted):], "\n")
+	t, ok := strings.CutPrefix(strings.TrimSpace(line), "|")
+	if !ok {
+		return ""
+	}
+	t, _, _ = strings.Cut(t, "|")
+	return strings.TrimSpace(t)
 }
 
 // versionAtLeast compares Falco versions; an unreadable one is not at least.

@@ -32,6 +32,11 @@ rule "Terminal shell in container" {
     fields = ["proc.name"]
     values = []
   }
+  exception "types" {
+    fields = ["proc.name", "proc.pid", "proc.pname"]
+    comps  = ["<", ">=", "bstartswith"]
+    values = [["a", "100", "b"]]
+  }
   exception "missing" {
     fields = ["proc.name"]
   }
