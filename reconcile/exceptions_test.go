@@ -211,3 +211,67 @@ func TestExceptionOverride(t *testing.T) {
 		})
 	}
 }
+
+// Rules in other layouts: a flow mapping gains `exceptions: [...]` as a
+// flow value; a file of two documents is checked whole; a flow list of
+// exceptions gains a flow mapping. Each comes back out byte for byte.
+func TestExceptionLayouts(t *testing.T) {
+	team := policy.Exception{Name: "team", Fields: []string{"proc.name"}, Values: [][]policy.ExceptionValue{row("sh"), row("yes")}}
+	for _, tc := range []struct {
+		name, vendor, want string
+	}{
+		{"flow mapping", "- {rule: Team rule, desc: x, condition: proc.name = sh, output: team, priority: WARNING}\n",
+			`- {rule: Team rule, desc: x, condition: proc.name = sh, output: team, priority: WARNING, exceptions: [{name: team, fields: [proc.name], values: [[sh], ["yes"]]}]}` + "\n"},
+		{"flow list of exceptions", "- rule: Team rule\n  desc: x\n  condition: proc.name = sh\n  output: team\n  priority: WARNING\n  exceptions: []\n",
+			"- rule: Team rule\n  desc: x\n  condition: proc.name = sh\n  output: team\n  priority: WARNING\n  exceptions: [{name: team, fields: [proc.name], values: [[sh], [\"yes\"]]}]\n"},
+		{"two documents", "- list: x\n  items: [a]\n---\n- rule: Team rule\n  desc: x\n  condition: proc.name = sh\n  output: team\n  priority: WARNING\n",
+			"- list: x\n  items: [a]\n---\n- rule: Team rule\n  desc: x\n  condition: proc.name = sh\n  output: team\n  priority: WARNING\n" +
+				"  exceptions:\n    - name: team\n      fields: [proc.name]\n      values:\n        - [sh]\n        - [\"yes\"]\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := node032(t)
+			writeNode(t, root, localPath, []byte(tc.vendor))
+			d := excPolicy(policy.InPlace, "Team rule", team)
+			mustApply(t, d, opts(root))
+			if got := readNode(t, root, localPath); got != tc.want {
+				t.Fatalf("got\n%s\nwant\n%s", got, tc.want)
+			}
+			if p := mustPlan(t, d, opts(root)); !p.Empty() {
+				t.Fatalf("second pass plans %s", p.Summary())
+			}
+			mustApply(t, excPolicy(policy.InPlace, "Team rule"), opts(root))
+			if got := readNode(t, root, localPath); got != tc.vendor {
+				t.Fatalf("not restored:\n%s", got)
+			}
+		})
+	}
+}
+
+// Before 0.37 a rule whose output changes too is redefined whole in the
+// drop-in, with the exception spliced into the copy as in place.
+func TestExceptionRedefinition(t *testing.T) {
+	root := node032(t)
+	writeNode(t, root, localPath, []byte(teamRule))
+	o := opts(root)
+	o.FalcoVersion = "0.32.1"
+	d := excPolicy(policy.Override, "Team rule", policy.Exception{Name: "flow_values", Values: [][]policy.ExceptionValue{row("cmake")}})
+	d.Rules[0].Output = &policy.Output{Prefix: "TEAM"}
+	mustApply(t, d, o)
+	got := readNode(t, root, policy.DefaultOverrideFile)
+	if !strings.Contains(got, "# copied from /etc/falco/falco_rules.local.yaml:1\n- rule: Team rule\n") ||
+		!strings.Contains(got, "  output: TEAM team (proc=%proc.name)\n") || !strings.Contains(got, "      values: [[make], [cmake]]\n") ||
+		strings.Contains(got, "append: true") {
+		t.Fatalf("want a redefinition with the new output and values:\n%s", got)
+	}
+}
+
+// In place, an entry after the definition that replaces the exceptions
+// would drop the edit: refused, naming it.
+func TestExceptionReplacedLater(t *testing.T) {
+	root := node032(t)
+	writeNode(t, root, localPath, []byte(teamRule+"\n- rule: Team rule\n  exceptions: []\n  override:\n    exceptions: replace\n"))
+	_, err := MakePlan(excPolicy(policy.InPlace, "Team rule", policy.Exception{Name: "flow_values", Values: [][]policy.ExceptionValue{row("cmake")}}), opts(root))
+	if err == nil || !strings.Contains(err.Error(), "sets its exceptions again after the definition") {
+		t.Fatalf("want a refusal naming the override entry, got %v", err)
+	}
+}
