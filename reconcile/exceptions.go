@@ -302,11 +302,13 @@ func exceptionsEdit(vendor string, m *yaml.Node, r policy.Rule) (edit, string, V
 	if err != nil {
 		return edit{}, "", Value{}, err
 	}
-	cur, err := readItem(vendor)
-	if err != nil {
-		return edit{}, "", Value{}, err
+	var cur any // decoded from the node: no second parse of the item
+	if n := mapValue(m, "exceptions"); n != nil {
+		if err := n.Decode(&cur); err != nil {
+			return edit{}, "", Value{}, err
+		}
 	}
-	want := wantExceptions(cur["exceptions"], planned)
+	want := wantExceptions(cur, planned)
 	reg, err := locate(text, m, "exceptions")
 	if err != nil {
 		return edit{}, "", Value{}, err
