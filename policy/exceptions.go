@@ -80,7 +80,8 @@ func addException(b *hcl.Block, r *ruleBlock) hcl.Diagnostics {
 	return diags
 }
 
-func count(n int, noun string) string {
+// plural words a count: "1 field", "2 fields".
+func plural(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}
@@ -119,7 +120,7 @@ func (ev *evaluator) exception(nb *namedBlock) (Exception, bool) {
 	if a["comps"] != nil && len(e.Fields) > 0 && len(cs) > 0 && len(cs) != len(e.Fields) {
 		ev.fail(a["comps"].Expr.Range(), "comps and fields differ in length", fmt.Sprintf(
 			"comps has %s for %s (at %s); give one per field, in the same order, or leave comps out for \"=\" on each.",
-			count(len(cs), "comparison"), count(len(e.Fields), "field"), pos(a["fields"].Expr.Range())))
+			plural(len(cs), "comparison"), plural(len(e.Fields), "field"), pos(a["fields"].Expr.Range())))
 	}
 	e.Values = ev.exceptionRows(a["values"], e)
 	return e, true
@@ -245,7 +246,7 @@ func (ev *evaluator) exceptionRows(attr *hcl.Attribute, e Exception) [][]Excepti
 		n := len(e.Fields)
 		if n > 0 && row.LengthInt() != n {
 			ev.fail(rng, "Row and fields differ in length", fmt.Sprintf(
-				"This row has %s for the %s %s; give one value per field, in the same order.", count(row.LengthInt(), "value"), count(n, "field"), strings.Join(e.Fields, ", ")))
+				"This row has %s for the %s %s; give one value per field, in the same order.", plural(row.LengthInt(), "value"), plural(n, "field"), strings.Join(e.Fields, ", ")))
 			continue
 		}
 		var out []ExceptionValue
@@ -277,7 +278,7 @@ func (ev *evaluator) exceptionRows(attr *hcl.Attribute, e Exception) [][]Excepti
 				if rowExprs != nil {
 					rng = rowExprs[i].Range()
 				}
-				ev.fail(rng, "Rows differ in length", fmt.Sprintf("This row has %s, the first %d; each row has one value per field of the exception.", count(len(r), "value"), len(rows[0])))
+				ev.fail(rng, "Rows differ in length", fmt.Sprintf("This row has %s, the first %d; each row has one value per field of the exception.", plural(len(r), "value"), len(rows[0])))
 			}
 		}
 	}

@@ -178,7 +178,7 @@ func flowValue(v policy.ExceptionValue) string {
 	return flowItem(v.Text)
 }
 
-// rowsFor is the rows as the exception's values hold them: flow lists, or
+// rows are the exception's rows as its values list holds them: flow lists, or
 // words for a single-field exception.
 func (pe plannedException) rows() []string {
 	out := make([]string, len(pe.Values))
@@ -192,7 +192,7 @@ func (pe plannedException) rows() []string {
 	return out
 }
 
-// blockException is an exception entry of a block list whose dashes stand
+// block is the exception as an entry of a block list whose dashes stand
 // at column ind: the whole exception, or the name and values alone.
 func (pe plannedException) block(ind string) string {
 	var b strings.Builder
@@ -223,8 +223,7 @@ func (pe plannedException) flow() string {
 	return "{" + strings.Join(parts, ", ") + "}"
 }
 
-// decoded is the exception's part of the rule as Falco reads it after the
-// edit, for the check: the whole exception, or its values.
+// rowValue is a row as Falco reads it (decoded YAML), for the check.
 func rowValue(pe plannedException, row []policy.ExceptionValue) any {
 	val := func(v policy.ExceptionValue) any {
 		if !v.IsList() {
@@ -342,10 +341,10 @@ func exceptionsEdit(vendor string, m *yaml.Node, r policy.Rule) (edit, string, V
 	}
 	starts := lineStarts(text)
 	var edits []edit
-	var added []string
+	added := false
 	for _, pe := range planned {
 		if pe.existing == nil {
-			added = append(added, "")
+			added = true
 			continue
 		}
 		e, err := valuesEdit(text, starts, pe)
@@ -354,7 +353,7 @@ func exceptionsEdit(vendor string, m *yaml.Node, r policy.Rule) (edit, string, V
 		}
 		edits = append(edits, e)
 	}
-	if len(added) > 0 {
+	if added {
 		seq := reg.node
 		var e edit
 		if seq.Style&yaml.FlowStyle != 0 {
