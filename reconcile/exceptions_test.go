@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -273,5 +274,31 @@ func TestExceptionReplacedLater(t *testing.T) {
 	_, err := MakePlan(excPolicy(policy.InPlace, "Team rule", policy.Exception{Name: "flow_values", Values: [][]policy.ExceptionValue{row("cmake")}}), opts(root))
 	if err == nil || !strings.Contains(err.Error(), "sets its exceptions again after the definition") {
 		t.Fatalf("want a refusal naming the override entry, got %v", err)
+	}
+}
+
+// A new vendor file (a package upgrade) gets the exception again, on top
+// of the new file.
+func TestExceptionUpgrade(t *testing.T) {
+	root := node032(t)
+	d := excPolicy(policy.InPlace, shellRule, debugImage)
+	mustApply(t, d, opts(root))
+	orig, err := os.ReadFile(vendor032)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upgraded := strings.Replace(string(orig), "- rule: Terminal shell in container\n", "# a new release\n- rule: Terminal shell in container\n", 1)
+	writeNode(t, root, rulesPath, []byte(upgraded))
+	p := mustApply(t, d, opts(root))
+	if len(p.Files) != 1 || p.Files[0].Changes[0].Reason != ReasonUpgrade {
+		t.Fatalf("want the exception applied on the new file, got %s", p.Summary())
+	}
+	got := readNode(t, root, rulesPath)
+	if !strings.Contains(got, "# a new release\n") || strings.Count(got, "- name: payments_debug\n") != 1 {
+		t.Fatalf("the new vendor file does not carry the exception once:\n%s", got)
+	}
+	mustApply(t, excPolicy(policy.InPlace, shellRule), opts(root))
+	if readNode(t, root, rulesPath) != upgraded {
+		t.Fatal("the exception left the policy: the new vendor file is not back byte for byte")
 	}
 }
