@@ -59,3 +59,34 @@ func TestRealFalcoExceptions(t *testing.T) {
 		}
 	}
 }
+
+// Every rule of each upstream file gains an exception at once, in place
+// and by a drop-in: the real Falco of that version accepts the result
+// (rulekeeper's `-V` gate, and `-V` again on the files written).
+func TestRealFalcoEveryRuleException(t *testing.T) {
+	for _, v := range realfalco.Versions {
+		bin := realfalco.Binary(t, v)
+		for _, s := range []policy.Strategy{policy.InPlace, policy.Override} {
+			t.Run(v+"/"+string(s), func(t *testing.T) {
+				root := realNode(t, v)
+				o := opts(root)
+				o.FalcoBinary, o.FalcoVersion = bin, v
+				d := everyRuleException(t, realfalco.Packages[v].Rules, s)
+				p := mustPlan(t, d, o)
+				res, err := Apply(p)
+				if err != nil {
+					t.Fatalf("apply of %d exceptions: %v", len(d.Rules), err)
+				}
+				if !res.Checked {
+					t.Fatal("the files were not checked with the real falco -V")
+				}
+				if n := exceptionChanges(p); n != len(d.Rules) {
+					t.Fatalf("the plan adds %d exceptions, want one to each of %d rules", n, len(d.Rules))
+				}
+				if out, errOut, code := realfalco.Run(t, bin, loadArgs(root, p, "-V")...); code != 0 {
+					t.Fatalf("real Falco %s refuses the edited files (exit %d):\n%s%s", v, code, out, errOut)
+				}
+			})
+		}
+	}
+}

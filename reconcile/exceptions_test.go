@@ -302,3 +302,67 @@ func TestExceptionUpgrade(t *testing.T) {
 		t.Fatal("the exception left the policy: the new vendor file is not back byte for byte")
 	}
 }
+
+// everyRuleException gives every rule definition of an upstream file an
+// exception on proc.name (the upstream files here hold syscall rules only).
+func everyRuleException(t testing.TB, file string, s policy.Strategy) policy.Desired {
+	t.Helper()
+	b, err := os.ReadFile("testdata/falco/" + file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rf, err := readRules(file, b, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := policy.Desired{Falco: policy.Falco{Strategy: s}}
+	seen := map[string]bool{}
+	for i, it := range rf.items {
+		m, err := rf.entry(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it.kind != "rule" || seen[it.name] || !defines(m) {
+			continue
+		}
+		seen[it.name] = true
+		d.Rules = append(d.Rules, policy.Rule{Name: it.name, Pos: "every.hcl:1,1", Exceptions: []policy.Exception{{
+			Name: "rk_quiet", Fields: []string{"proc.name", "proc.pname"}, Comps: []string{"=", "in"},
+			Values: [][]policy.ExceptionValue{row("rk-none", []string{"rk-a", "rk-b"})}, Pos: "every.hcl:2,3"}}})
+	}
+	if len(d.Rules) < 20 {
+		t.Fatalf("%s: only %d rules", file, len(d.Rules))
+	}
+	return d
+}
+
+// exceptionChanges counts the rules whose exceptions a plan changes.
+func exceptionChanges(p *Plan) int {
+	n := 0
+	for _, fc := range p.Files {
+		for _, c := range fc.Changes {
+			if c.Field == "exceptions" {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Every rule of Falco 0.32.1's file gains an exception in place, a second
+// pass plans nothing, and the file comes back byte for byte.
+func TestEveryRuleExceptionInPlace(t *testing.T) {
+	root := node032(t)
+	d := everyRuleException(t, "falco_rules-0.32.1.yaml", policy.InPlace)
+	p := mustApply(t, d, opts(root))
+	if n := exceptionChanges(p); n != len(d.Rules) {
+		t.Fatalf("%d rules changed, want %d", n, len(d.Rules))
+	}
+	if p := mustPlan(t, d, opts(root)); !p.Empty() {
+		t.Fatalf("second pass: %s", p.Summary())
+	}
+	mustApply(t, excPolicy(policy.InPlace, shellRule), opts(root))
+	if diff := vendorDiff(t, root); diff != "" {
+		t.Fatalf("not restored:\n%s", diff)
+	}
+}
