@@ -12,6 +12,9 @@ type Desired struct {
 	Lists []List `json:",omitempty"`
 	// Files are the whole rules files the policy ships, in declaration order.
 	Files []File `json:",omitempty"`
+	// Settings are Falco's own settings the policy manages, nil without a
+	// falco_settings block.
+	Settings *Settings `json:",omitempty"`
 	// Rollout is the policy's rollout block, nil without one. It is the
 	// same for every node.
 	Rollout *Rollout `json:",omitempty"`

@@ -36,6 +36,7 @@ func (p *Policy) Evaluate(n Node) (Desired, hcl.Diagnostics) {
 			d.Files = append(d.Files, f)
 		}
 	}
+	d.Settings = ev.settings(catVersion)
 	r, rdiags := p.Rollout()
 	d.Rollout = r
 	return d, append(ev.diags, rdiags...)

@@ -20,6 +20,8 @@ type Policy struct {
 	lists   []*namedBlock
 	rfiles  []*namedBlock
 	rollout *rolloutBlock
+	// settings is the falco_settings block (see settings.go).
+	settings *settingsBlock
 }
 
 type falcoBlock struct {
@@ -50,6 +52,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "rollout"},
 		{Type: "list", LabelNames: []string{"name"}},
 		{Type: "file", LabelNames: []string{"path"}},
+		{Type: "falco_settings"},
 	},
 }
 
@@ -121,6 +124,8 @@ func Load(dir string) (*Policy, hcl.Diagnostics) {
 				diags = append(diags, p.addRule(b, seen)...)
 			case "rollout":
 				diags = append(diags, p.addRollout(b)...)
+			case "falco_settings":
+				diags = append(diags, p.addSettings(b)...)
 			case "list":
 				nb, d := addNamed(b, listSchema, "list", seenList)
 				diags = append(diags, d...)

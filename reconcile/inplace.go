@@ -40,7 +40,7 @@ func (p *Plan) planInPlace(d policy.Desired, rf map[string]*rulesFile, defs map[
 		paths = append(paths, f)
 	}
 	for f, fst := range st.Files {
-		if !fst.Owned && len(fst.Values) > 0 && byFile[f] == nil {
+		if !fst.Owned && !fst.Settings && len(fst.Values) > 0 && byFile[f] == nil {
 			paths = append(paths, f)
 		}
 	}

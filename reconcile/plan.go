@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/rulekeeper/rulekeeper/policy"
@@ -88,6 +89,10 @@ type Plan struct {
 	// config is the node's falco.yaml (a node path), which `falco -V` must
 	// read: Falco refuses -V without a config, and loads plugins from it.
 	config string
+	// conf is falco.yaml's config_files layout and confFiles the config
+	// files read, where the policy manages Falco's settings (settings.go).
+	conf      *confLayout
+	confFiles []string
 }
 
 // FileChange is one file a plan writes or removes.
@@ -153,6 +158,9 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	p.folders, p.strays = ls.folders, ls.strays
 	p.Notes = append(p.Notes, ls.skipped...)
 	p.own = own
+	if err := p.readSettingsInputs(d, st, cfg); err != nil {
+		return nil, err
+	}
 	vendor := without(all, own)
 	for _, f := range shipped(d, st) {
 		vendor = without(vendor, f)
@@ -169,7 +177,7 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 		for f, b := range p.cur {
 			hashes[f] = sum(b)
 		}
-		if inputsHash(d, p.Strategy, p.FalcoVersion, all, hashes) == st.Inputs {
+		if inputsHash(d, p.Strategy, p.FalcoVersion, append(all, p.confFiles...), hashes) == st.Inputs {
 			p.next = st
 			return p, nil
 		}
@@ -212,6 +220,9 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	if err := p.planFiles(d, st, next, entries); err != nil {
 		return nil, err
 	}
+	if err := p.planSettings(d, st, next); err != nil {
+		return nil, err
+	}
 	for _, fc := range p.Files {
 		if fc.Action != Delete {
 			if err := checkWritable(o.Root, path.Dir(cfg), fc.Path); err != nil {
@@ -238,7 +249,8 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 			hashes[fc.Path] = sum(fc.New)
 		}
 	}
-	for _, f := range p.order {
+	inputs := append(slices.Clone(p.order), p.confFilesAfter()...)
+	for _, f := range inputs {
 		if _, ok := hashes[f]; !ok {
 			hashes[f] = sum(p.cur[f])
 		}
@@ -253,7 +265,7 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 			next.Parsed[f] = hashes[f]
 		}
 	}
-	next.Inputs = inputsHash(d, p.Strategy, p.FalcoVersion, p.order, hashes)
+	next.Inputs = inputsHash(d, p.Strategy, p.FalcoVersion, inputs, hashes)
 	if st.Refused != "" && next.Inputs == st.Refused {
 		return nil, ErrRefused
 	}

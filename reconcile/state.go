@@ -49,8 +49,11 @@ type FileState struct {
 	Outside string `json:"outside_sha256,omitempty"`
 	Owned   bool   `json:"owned,omitempty"` // written whole by rulekeeper (override strategy, file blocks)
 	// Source is, for a whole file a policy ships, its path in the policy.
-	Source string  `json:"source,omitempty"`
-	Values []Value `json:"values,omitempty"`
+	Source string `json:"source,omitempty"`
+	// Settings marks falco.yaml, or the config drop-in, where rulekeeper
+	// keeps Falco's settings (not a rules file).
+	Settings bool    `json:"settings,omitempty"`
+	Values   []Value `json:"values,omitempty"`
 }
 
 // Value is one managed value, as raw bytes of the file.
