@@ -63,6 +63,8 @@ type Rule struct {
 	Output   *Output
 	Priority *string
 	Enabled  *bool
+	// Exceptions are added to the rule's, in declaration order.
+	Exceptions []Exception `json:",omitempty"`
 	// Pos is where the rule block starts, for messages ("policy.hcl:3,1").
 	Pos string
 	// Condition, Tags and Desc are the rule's tuning (see conditions.go).

@@ -20,6 +20,7 @@ func (p *Policy) Evaluate(n Node) (Desired, hcl.Diagnostics) {
 		catVersion = d.Falco.Version
 	}
 	ev.cat = Catalogue(catVersion)
+	ev.falcoVersion = catVersion
 	for _, rb := range p.rules {
 		if r, keep := ev.rule(rb); keep {
 			d.Rules = append(d.Rules, r)
@@ -51,6 +52,9 @@ type evaluator struct {
 	ctx   *hcl.EvalContext
 	cat   *Fields
 	diags hcl.Diagnostics
+	// falcoVersion is the node's Falco version ("" when unknown), for
+	// what differs between versions beyond the field catalogue.
+	falcoVersion string
 }
 
 func (ev *evaluator) falco() Falco {
@@ -103,6 +107,11 @@ func (ev *evaluator) rule(rb *ruleBlock) (Rule, bool) {
 		r.Output = ev.output(rb.output)
 	}
 	ev.ruleTuning(rb, &r)
+	for _, nb := range rb.exceptions {
+		if e, keep := ev.exception(nb); keep {
+			r.Exceptions = append(r.Exceptions, e)
+		}
+	}
 	return r, true
 }
 

@@ -36,6 +36,7 @@ type ruleBlock struct {
 	attrs                hcl.Attributes
 	output               *outputBlock
 	condition, tags      *outputBlock // see conditions.go
+	exceptions           []*namedBlock
 }
 
 type outputBlock struct {
@@ -67,7 +68,7 @@ var falcoSchema = &hcl.BodySchema{
 
 var ruleSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "when"}, {Name: "priority"}, {Name: "enabled"}, {Name: "desc"}},
-	Blocks:     []hcl.BlockHeaderSchema{{Type: "output"}, {Type: "condition"}, {Type: "tags"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "output"}, {Type: "condition"}, {Type: "tags"}, {Type: "exception", LabelNames: []string{"name"}}},
 }
 
 var outputSchema = &hcl.BodySchema{
@@ -175,6 +176,10 @@ func (p *Policy) addRule(b *hcl.Block, seen map[string]*ruleBlock) hcl.Diagnosti
 	content, diags := b.Body.Content(ruleSchema)
 	r := &ruleBlock{name: b.Labels[0], defRange: b.DefRange, labelRange: b.LabelRanges[0], attrs: content.Attributes}
 	for _, ob := range content.Blocks {
+		if ob.Type == "exception" {
+			diags = append(diags, addException(ob, r)...)
+			continue
+		}
 		if ob.Type != "output" {
 			diags = append(diags, r.addInner(ob)...)
 			continue
@@ -209,7 +214,7 @@ func (p *Policy) addRule(b *hcl.Block, seen map[string]*ruleBlock) hcl.Diagnosti
 	p.rules = append(p.rules, r)
 
 	// A body with errors may have lost its settings to them: no second message.
-	if r.output == nil && r.condition == nil && r.tags == nil && r.attrs["priority"] == nil && r.attrs["enabled"] == nil && r.attrs["desc"] == nil && !diags.HasErrors() {
+	if r.output == nil && r.condition == nil && r.tags == nil && r.attrs["priority"] == nil && r.attrs["enabled"] == nil && r.attrs["desc"] == nil && len(r.exceptions) == 0 && !diags.HasErrors() {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagWarning,
 			Summary:  "Rule block manages nothing",

@@ -52,17 +52,13 @@ func conditionText(c policy.Condition) string {
 	return c.Append
 }
 
-// appendsOnly tells whether a rule's only change is text appended to its
-// condition: before Falco 0.37 `append: true` does that, and keeps the
-// appends other files make, which a redefinition would drop.
+// appendsOnly tells whether a rule's only changes are text appended to its
+// condition and exceptions: before Falco 0.37 an `append: true` entry
+// makes them, and keeps the appends other files make, which a
+// redefinition would drop.
 func appendsOnly(r policy.Rule) bool {
-	return r.Condition != nil && r.Condition.Replace == nil &&
+	return (r.Condition != nil || len(r.Exceptions) > 0) && (r.Condition == nil || r.Condition.Replace == nil) &&
 		r.Output == nil && r.Priority == nil && r.Enabled == nil && r.Desc == nil && r.Tags == nil
-}
-
-// conditionAppendEntry appends to a rule's condition before Falco 0.37.
-func conditionAppendEntry(r policy.Rule) string {
-	return "- rule: " + oneLine(r.Name) + "\n  condition: " + oneLine(r.Condition.Append) + "\n  append: true\n"
 }
 
 // overrideTags are the tags an `override:` entry gives a rule and how:

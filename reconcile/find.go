@@ -203,6 +203,10 @@ func resets(m *yaml.Node) []string {
 				switch k := o.Content[i].Value; k {
 				case "output", "priority", "enabled", "desc", "tags":
 					out = append(out, k)
+				case "exceptions":
+					if o.Content[i+1].Value == "replace" {
+						out = append(out, k)
+					}
 				case "condition":
 					if o.Content[i+1].Value == "append" {
 						k = "condition.append"

@@ -270,6 +270,14 @@ func desiredItem(vendor string, m *yaml.Node, r policy.Rule) (next string, vspan
 	if err == nil && r.Enabled != nil {
 		err = add("enabled", simpleValue(vendor, fmt.Sprint(*r.Enabled), false, true))
 	}
+	if err == nil && len(r.Exceptions) > 0 {
+		var e edit
+		var v Value
+		if e, want["exceptions"], v, err = exceptionsEdit(vendor, m, r); err == nil {
+			edits, values = append(edits, e), append(values, v)
+			vspans = append(vspans, [2]int{e.start, e.end})
+		}
+	}
 	if err != nil {
 		return "", nil, nil, nil, nil, err
 	}
@@ -304,7 +312,7 @@ func simpleValue(vendor, v string, foldCase, bare bool) func(region) (string, st
 // item now and the item after the plan.
 func itemChanges(now string, a, b map[string]any, it item, r target, drifted []string, upgrade bool) []Change {
 	var out []Change
-	fields := []string{"condition", "desc", "tags", "output", "priority", "enabled"}
+	fields := []string{"condition", "desc", "tags", "output", "priority", "enabled", "exceptions"}
 	switch it.kind {
 	case "list":
 		fields = []string{"items"}
@@ -360,6 +368,11 @@ func valueText(v any) string {
 	if v == nil {
 		return ""
 	}
+	if l, ok := v.([]any); ok && len(l) > 0 {
+		if _, isMap := l[0].(map[string]any); isMap {
+			return exceptionsText(l)
+		}
+	}
 	if l, ok := v.([]any); ok { // a list's items, as its file writes them
 		s := make([]string, len(l))
 		for i, x := range l {
@@ -386,6 +399,8 @@ func manages(r policy.Rule, field string) bool {
 		return r.Desc != nil
 	case "tags":
 		return r.Tags != nil
+	case "exceptions":
+		return len(r.Exceptions) > 0
 	}
 	return false
 }

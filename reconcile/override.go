@@ -89,7 +89,7 @@ func (p *Plan) planOverride(d policy.Desired, rf map[string]*rulesFile, defs map
 		case modern:
 			entry, err = overrideEntry(vt, r)
 		case appendsOnly(r):
-			entry = conditionAppendEntry(r)
+			entry, err = appendEntry(vt, r)
 		default:
 			entry, err = redefinition(vt, r, df.file, rf[df.file].items[df.item].line)
 		}
@@ -162,6 +162,14 @@ func overrideEntry(vendor string, r policy.Rule) (string, error) {
 	}
 	if r.Enabled != nil {
 		put("enabled", fmt.Sprint(*r.Enabled))
+	}
+	if len(r.Exceptions) > 0 {
+		ex, err := exceptionsEntry(m, r)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(ex)
+		over.WriteString("    exceptions: append\n")
 	}
 	return b.String() + "  override:\n" + over.String(), nil
 }
@@ -319,6 +327,9 @@ func fieldsOf(r policy.Rule) []string {
 	}
 	if r.Tags != nil {
 		f = append(f, "tags")
+	}
+	if len(r.Exceptions) > 0 {
+		f = append(f, "exceptions")
 	}
 	return f
 }
