@@ -93,4 +93,20 @@ func TestSeenStoreSurvivesRestart(t *testing.T) {
 	if _, err := os.Stat(big); err == nil {
 		t.Error("the copy over maxKept was not removed")
 	}
+
+	// A copy that is no regular file: the store says which, and that it
+	// cannot read it; one that cannot be removed: replace says so, and
+	// keeps remembering the file.
+	odd := "/etc/falco/odd.yaml"
+	oddCopy := filepath.Join(dir, url.PathEscape(odd))
+	if err := os.MkdirAll(filepath.Join(oddCopy, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadSeen(dir); err == nil || !strings.Contains(err.Error(), oddCopy) || !strings.Contains(err.Error(), "not a readable regular file") {
+		t.Errorf("a directory in place of a copy: %v", err)
+	}
+	back.files[odd] = m
+	if err := back.replace(map[string]*seen{odd: nil}); err == nil || back.files[odd] == nil {
+		t.Errorf("a copy that cannot be removed: %v, remembered %v", err, back.files[odd] != nil)
+	}
 }
