@@ -8,9 +8,10 @@ import (
 )
 
 // With a local policy folder (no commits), the last good policy is the
-// last one that converged the node: after an edit of the policy and then
-// an edit that breaks it, drift is put back with the edited policy, not
-// the first one.
+// last one that converged the node, file for file (a file removed from the
+// folder goes from the copy too): after an edit of the policy and then an
+// edit that breaks it, drift is put back with the edited policy, not the
+// first one.
 func TestLocalPolicyKeepsLastGood(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, labOpts{local: true, interval: "1h"})
@@ -21,7 +22,17 @@ func TestLocalPolicyKeepsLastGood(t *testing.T) {
 	defer d.lock.Close()
 	defer d.watcher.Close()
 	ctx := context.Background()
+	l.commit("extra.hcl", "# a second file of the policy\n")
 	d.pass(ctx, false)
+	if err := os.Remove(l.repo + "/extra.hcl"); err != nil {
+		t.Fatal(err)
+	}
+	d.pass(ctx, true)
+	if dir, _ := d.good(); dir == "" {
+		t.Fatal("no good policy kept")
+	} else if _, err := os.Stat(dir + "/extra.hcl"); err == nil {
+		t.Fatal("the good policy kept a file the policy folder no longer has")
+	}
 	l.commit("policy.hcl", examPolicy(t, "SECOND SHELL!!!"))
 	d.pass(ctx, true)
 	converged := l.rules()
@@ -42,5 +53,25 @@ func TestLocalPolicyKeepsLastGood(t *testing.T) {
 	}
 	if st := d.loop.status; st.Refused == nil || !strings.Contains(st.Refused.Message, "user.uidd") {
 		t.Errorf("status does not tell the refused policy: %+v", st.Refused)
+	}
+}
+
+// The good copy names the commit that converged the node, also when a
+// commit changed nothing of the policy's files.
+func TestGoodCommitFollowsHead(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, labOpts{interval: "1h"})
+	d, err := New(l.config(), Options{Root: l.root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.lock.Close()
+	defer d.watcher.Close()
+	ctx := context.Background()
+	d.pass(ctx, false)
+	head := l.commit("NOTES.md", "not a policy file\n")
+	d.pass(ctx, true)
+	if _, c := d.good(); c != head {
+		t.Errorf("the good policy is of commit %s, want the head %s", c, head)
 	}
 }
