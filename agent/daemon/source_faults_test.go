@@ -360,8 +360,16 @@ func TestSourceForcePush(t *testing.T) {
 		t.Error("no log line says that history was rewritten")
 	}
 	e := n.hook.wait(t, 5*time.Second, "applied", func(e hookEvent) bool { return e.f("commit") == c })
-	if e.f("history_rewritten") != "true" || e.f("previous") != b || !strings.Contains(e.Output, "history was rewritten") {
+	if e.f("history_rewritten") != "true" || e.f("previous") != b || !strings.Contains(e.Output, "history was rewritten") || e.f("reasons") != "policy" {
 		t.Errorf("the applied alert of %s does not say history was rewritten over %s: %s %+v", c, b, e.Output, e.OutputFields)
+	}
+	// A force-push to a commit whose policy the node runs already is told
+	// too, though nothing is written.
+	up.Git("reset", "-q", "--hard", a)
+	d := up.Commit("D, C's policy again", map[string]string{"policy.hcl": examPolicy(t, "SHELL C!")})
+	e = n.hook.wait(t, 15*time.Second, "applied", func(e hookEvent) bool { return e.f("commit") == d })
+	if e.f("history_rewritten") != "true" || e.f("previous") != c || !strings.Contains(e.Output, "the rule files needed no change") {
+		t.Errorf("the alert of %s does not say history was rewritten over %s: %s %+v", d, c, e.Output, e.OutputFields)
 	}
 	if e := n.hook.wait(t, 5*time.Second, "applied", func(e hookEvent) bool { return e.f("commit") == b }); e.f("history_rewritten") != "" {
 		t.Errorf("a fast-forward was reported as rewritten history: %+v", e.OutputFields)
