@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"crypto/sha256"
 	"net/url"
 	"os"
@@ -108,5 +109,30 @@ func TestSeenStoreSurvivesRestart(t *testing.T) {
 	back.files[odd] = m
 	if err := back.replace(map[string]*seen{odd: nil}); err == nil || back.files[odd] == nil {
 		t.Errorf("a copy that cannot be removed: %v, remembered %v", err, back.files[odd] != nil)
+	}
+}
+
+// The first pass remembers every rules file Falco loads: the managed one
+// whole, the others by their hash.
+func TestFirstPassRemembersEveryRulesFile(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, labOpts{local: true, interval: "1h"})
+	d, err := New(l.config(), Options{Root: l.root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.lock.Close()
+	defer d.watcher.Close()
+	d.pass(context.Background(), false)
+	local := "/etc/falco/falco_rules.local.yaml"
+	want, err := os.ReadFile(l.host(local))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := d.loop.seen.files[local]; s == nil || s.Data != nil || s.Sum != sha256.Sum256(want) {
+		t.Errorf("%s remembered as %+v, want by its hash", local, s)
+	}
+	if s := d.loop.seen.files[rulesPath]; s == nil || string(s.Data) != l.rules() {
+		t.Errorf("%s not remembered whole", rulesPath)
 	}
 }
