@@ -67,7 +67,7 @@ type bigFileRun struct {
 }
 
 func runBigFile(tb testing.TB) bigFileRun {
-	bin := filepath.Join(filepath.Dir(testbuild.Programs(tb)), "rulekeeperd")
+	bin := testbuild.Daemon(tb)
 	l := newLab(tb, labOpts{local: true, interval: "200ms"})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

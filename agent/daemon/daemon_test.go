@@ -49,6 +49,7 @@ func TestDriftRestored(t *testing.T) {
 	t.Parallel()
 	for _, how := range []string{"in place", "rename"} {
 		t.Run(how, func(t *testing.T) {
+			t.Parallel()
 			l := newLab(t, labOpts{interval: "1h"})
 			l.start()
 			l.waitConverged(10 * time.Second)
@@ -73,6 +74,7 @@ func TestDriftAlertOnly(t *testing.T) {
 	t.Parallel()
 	for _, how := range []string{"in place", "rename"} {
 		t.Run(how, func(t *testing.T) {
+			t.Parallel()
 			l := newLab(t, labOpts{mode: agent.DriftAlert, interval: "100ms"})
 			l.start()
 			l.waitConverged(10 * time.Second)
@@ -107,6 +109,7 @@ func TestTamperReported(t *testing.T) {
 			{"rule disabled", "  tags: [container, shell, mitre_execution]\n", "  tags: [container, shell, mitre_execution]\n  enabled: false\n", "+  enabled: false"},
 		} {
 			t.Run(mode+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
 				l := newLab(t, labOpts{mode: mode, interval: "100ms"})
 				l.start()
 				l.waitConverged(10 * time.Second)

@@ -13,6 +13,7 @@ import (
 func TestShutdownDeliversQueuedAlerts(t *testing.T) {
 	t.Parallel()
 	t.Run("slow receiver", func(t *testing.T) {
+		t.Parallel()
 		l := newLab(t, labOpts{})
 		l.hook.slow(time.Second)
 		l.start()
@@ -23,6 +24,7 @@ func TestShutdownDeliversQueuedAlerts(t *testing.T) {
 		}
 	})
 	t.Run("receiver that never answers", func(t *testing.T) {
+		t.Parallel()
 		l := newLab(t, labOpts{})
 		l.hook.slow(time.Hour)
 		l.start()

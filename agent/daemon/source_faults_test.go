@@ -421,6 +421,7 @@ func TestSourceCorruptClone(t *testing.T) {
 		}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			up := gitserve.NewUpstream(t)
 			a := up.Commit("A", map[string]string{"policy.hcl": examPolicy(t, "NEW SHELL!!!")})
 			srv := gitserve.StartDaemon(t, up.Root)
