@@ -383,3 +383,28 @@ func TestDropInReported(t *testing.T) {
 		t.Errorf("the drop-in was changed: %q %v", b, err)
 	}
 }
+
+// The metrics server does not wait forever for a request's headers: a
+// client that sends half a request is cut off after 5 s, so that slow
+// clients cannot hold its connections.
+func TestMetricsSlowHeaderCut(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	l := newLab(t, labOpts{local: true, interval: "1h", extra: fmt.Sprintf("metrics { listen = %q }\n", addr)})
+	l.start()
+	<-l.d.Ready()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	if _, err := c.Write([]byte("GET /metrics HTTP/1.1\r\nHost: x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(15 * time.Second))
+	_, err = io.ReadAll(c)
+	if took := time.Since(start); err != nil || took < 4*time.Second || took > 10*time.Second {
+		t.Fatalf("a request without the end of its headers was cut after %v (%v), want about 5 s", took.Round(time.Millisecond), err)
+	}
+}
