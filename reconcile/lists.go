@@ -362,7 +362,9 @@ func blockListEdits(text []byte, starts []int, seq *yaml.Node, keep []bool, adds
 		if last >= 0 {
 			at = lineEnd(seq.Content[last].Line - 1)
 		}
-		edits = append(edits, edit{at, at, b.String()}) // splice sorts the edits by start, stably
+		// First, so that it stays before a deletion of the next line, which
+		// starts where it goes (splice sorts the edits by start, stably).
+		edits = slices.Insert(edits, 0, edit{at, at, b.String()})
 	}
 	return edits, nil
 }
