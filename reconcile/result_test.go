@@ -119,7 +119,8 @@ func TestFalcoOutputBounded(t *testing.T) {
 		name, body, want, not string
 		xs                    int
 	}{
-		{"long", "head -c 20000 /dev/zero | tr '\\0' x; exit 1", "\n… 3616 more bytes", "", maxFalcoOutput},
+		// Five writes, apart: the cap holds across writes, not only within one.
+		{"long", "for i in 1 2 3 4 5; do head -c 4000 /dev/zero | tr '\\0' x; sleep 0.05; done; exit 1", "\n… 3616 more bytes", "", maxFalcoOutput},
 		{"short", "echo LOAD_ERR; exit 1", "LOAD_ERR", "more bytes", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
