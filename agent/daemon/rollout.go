@@ -51,6 +51,9 @@ func (d *Daemon) holdHead(ctx context.Context, rev source.Revision) (hold bool, 
 	place := rollout.Place(r, d.node.Hostname, d.node.Labels)
 	st := &agent.RolloutStatus{Wave: place.Wave, WaveName: place.Name, Waves: len(r.Waves), PlacedBy: place.By,
 		Head: rev.Commit, HeadTime: rev.Time, FirstSeen: now}
+	if seen := d.firstSeen(rev.Commit); !seen.IsZero() && seen.Before(now) {
+		st.FirstSeen = seen // listed on the server before it was fetched
+	}
 	if old := ls.status.Rollout; old != nil && old.Head == rev.Commit && !old.FirstSeen.IsZero() {
 		st.FirstSeen = old.FirstSeen
 	}

@@ -35,6 +35,8 @@ type fleetOpts struct {
 	port    int    // of /metrics
 	standin bool   // a stand-in Falco that can refuse a change
 	source  string // more lines of the source block
+	// interval between polls; 300ms when empty.
+	interval string
 }
 
 func startFleetNode(t *testing.T, name, url string, o fleetOpts) *fleetNode {
@@ -48,12 +50,15 @@ func startFleetNode(t *testing.T, name, url string, o fleetOpts) *fleetNode {
 	if o.port == 0 {
 		o.port = gitserve.FreePort(t)
 	}
+	if o.interval == "" {
+		o.interval = "300ms"
+	}
 	n.metrics = "127.0.0.1:" + strconv.Itoa(o.port)
 	cfgFile := filepath.Join(dir, "agent.hcl")
 	gitserve.WriteFile(t, cfgFile, fmt.Sprintf(`source {
   url      = %q
   branch   = "main"
-  interval = "300ms"
+  interval = %q
   timeout  = "10s"
 %s
 }
@@ -67,7 +72,7 @@ alert {
   webhook_url     = %q
   webhook_retries = 0
 }
-`, url, o.source, name, o.labels, n.metrics, n.hook.srv.URL))
+`, url, o.interval, o.source, name, o.labels, n.metrics, n.hook.srv.URL))
 	ld := agent.LoadConfig(cfgFile)
 	if ld.Config == nil {
 		t.Fatalf("config: %v", ld.Diags)
