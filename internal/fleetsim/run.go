@@ -102,9 +102,10 @@ func (r *run) setup() error {
 	if _, _, err := r.repo.push(0); err != nil {
 		return err
 	}
-	if r.srv, err = startServer(c.Server, r.repo.base, "policy.git", filepath.Join(c.Dir, "server"), c.GitMaxConnections); err != nil {
+	if r.srv, err = startServer(c.Server, r.repo.base, "policy.git", filepath.Join(c.Dir, "server"), c.GitMaxConnections, c.NginxConf); err != nil {
 		return err
 	}
+	r.res.RefsCache = r.srv.refsCache
 	if r.px, err = startProxy(r.srv.addr); err != nil {
 		return err
 	}

@@ -44,7 +44,7 @@ func Summary(w io.Writer, rs []*Result) {
 }
 
 func name(r *Result) string {
-	return fmt.Sprintf("%s (interval %s, splay %s)", r.Server, r.Interval, r.Splay)
+	return fmt.Sprintf("%s (interval %s, splay %s)", r.serverName(), r.Interval, r.Splay)
 }
 
 func yes(b bool) string {
@@ -81,3 +81,12 @@ func warnings(r *Result) string {
 }
 
 var urlish = regexp.MustCompile(`\\?"?(https?|git)://[^ "\\]*\\?"?`)
+
+// serverName is the server kind, with how long nginx kept the ref
+// advertisement when it did.
+func (r *Result) serverName() string {
+	if r.RefsCache != "" {
+		return r.Server + " " + r.RefsCache
+	}
+	return r.Server
+}
