@@ -83,8 +83,8 @@ func (d *Daemon) holdHead(ctx context.Context, rev source.Revision) (hold bool, 
 	}
 	hold = st.State != "applied"
 	d.tellRollout(ctx, st, r)
-	ls.status.Rollout = st
-	d.saveStatus()
+	// The metrics first: whoever reads the status file finds /metrics
+	// already saying the same.
 	m := alert.RolloutInfo{Wave: place.Wave, State: st.State}
 	if hold {
 		m.Pending, m.ApplyAfter = rev.Commit, st.ApplyAfter
@@ -93,6 +93,8 @@ func (d *Daemon) holdHead(ctx context.Context, rev source.Revision) (hold bool, 
 		}
 	}
 	d.alerts.ObserveRollout(m)
+	ls.status.Rollout = st
+	d.saveStatus()
 	return hold, next
 }
 

@@ -128,6 +128,13 @@ type Rollout struct {
 	Waves        []Wave  `json:"waves"`
 	PeakCores    float64 `json:"server_cores_peak_1s"`
 	PeakOpen     int64   `json:"peak_open_connections"`
+	// FirstPeriod is the first poll period after the push (interval +
+	// splay): the packs fetched in it (HTTP servers: their access log's
+	// POST git-upload-pack) and the server's CPU-seconds; Packs counts
+	// every pack after the push.
+	FirstPeriodPacks int64   `json:"packs_first_poll_period,omitempty"`
+	FirstPeriodCPU   float64 `json:"server_cpu_s_first_poll_period"`
+	Packs            int64   `json:"packs_after_push,omitempty"`
 }
 
 // Wave is one wave's convergence: the percentiles are seconds after the

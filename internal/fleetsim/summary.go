@@ -22,8 +22,8 @@ func Summary(w io.Writer, rs []*Result) {
 			s.SentPerPoll, s.RecvPerPoll, s.CPUPerPollMs, s.ServerCores, s.PeakCores, s.PeakOpen)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| run | wave: nodes, p50 / p95 / p100 after its time | within interval + splay | rollout: busiest second, most open | agents in-process: RSS, CPU per node | rulekeeperd: RSS, CPU per node | agents' warnings |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| run | wave: nodes, p50 / p95 / p100 after its time | within interval + splay | rollout: busiest second, most open | first poll period after the push: packs, server CPU | agents in-process: RSS, CPU per node | rulekeeperd: RSS, CPU per node | agents' warnings |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
 		if len(r.Rollout.Waves) == 0 {
 			continue
@@ -37,8 +37,12 @@ func Summary(w io.Writer, rs []*Result) {
 		if !r.Rollout.Converged {
 			within = false
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %.2f cores, %d | %.1f MB, %.0f ms/min | %.1f MB, %.0f ms/min | %s |\n", name(r),
-			strings.Join(waves, "; "), yes(within), r.Rollout.PeakCores, r.Rollout.PeakOpen,
+		packs := "n/a"
+		if r.Rollout.Packs > 0 {
+			packs = fmt.Sprintf("%d of %d", r.Rollout.FirstPeriodPacks, r.Rollout.Packs)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %.2f cores, %d | %s, %.1f CPU-s | %.1f MB, %.0f ms/min | %.1f MB, %.0f ms/min | %s |\n", name(r),
+			strings.Join(waves, "; "), yes(within), r.Rollout.PeakCores, r.Rollout.PeakOpen, packs, r.Rollout.FirstPeriodCPU,
 			r.InProcess.RSSPerNodeMB, r.InProcess.CPUPerNodeSteady, r.Processes.RSSPerNodeMB, r.Processes.CPUPerNodeSteady, warnings(r))
 	}
 }
