@@ -102,9 +102,13 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 	}
 	if rev.Ahead != "" {
 		// The head is still on the server (fetchNow): rev is not the head
-		// and is never applied; the node runs what it has.
+		// and is never applied; the node runs what it has. (A failed
+		// Sync returns the last revision as it was, Ahead included: the
+		// node still knows its checkout is not the head.)
 		dir, commit = d.good()
-		wait = min(wait, time.Until(ls.fetch.at))
+		if serr == nil {
+			wait = min(wait, time.Until(ls.fetch.at))
+		}
 	} else if commit != "" && commit == rev.Commit && commit != ls.commit {
 		// A new head waits for the node's wave (and the gate): until then
 		// the pass runs the policy the node has.

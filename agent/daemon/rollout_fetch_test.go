@@ -124,3 +124,27 @@ func TestForcePushWhileHeldIsTold(t *testing.T) {
 		t.Error("the node applied the head it held, which is no longer the head")
 	}
 }
+
+// A server that goes down while a later wave waits to fetch a head: the
+// node keeps its policy and polls at its backoff's pace, not in a loop
+// (the failed polls return the last checkout, which still knows it is not
+// the head).
+func TestServerDownWhileAFetchWaits(t *testing.T) {
+	const interval = time.Second
+	u := gitserve.NewUpstream(t)
+	srv := gitserve.StartDaemon(t, u.Root)
+	c0 := u.Commit("first", map[string]string{"policy.hcl": rolloutPolicy(t, "", "NEW SHELL!!!", "", time.Hour)})
+	n := startFleetNode(t, "rest-1", srv.URL("policy.git"), fleetOpts{labels: `rulekeeper_wave = "rest"`, interval: interval.String()})
+	n.waitApplied("NEW SHELL!!!", c0)
+	u.Commit("second", map[string]string{"policy.hcl": rolloutPolicy(t, "", "LATER SHELL!!!", "", time.Second)})
+	n.waitLine("a new head is on the server", 3*interval)
+	srv.Stop()
+	passes := n.d.Passes()
+	time.Sleep(4 * interval) // past the fetch's wait, which is under 2 intervals
+	if got := n.d.Passes() - passes; got > 8 {
+		t.Errorf("%d passes in %v with the server down, want a few at the backoff's pace", got, 4*interval)
+	}
+	if n.has("LATER SHELL!!!") || n.status().Commit != c0 {
+		t.Error("the node left its policy while the server was down")
+	}
+}
