@@ -15,8 +15,8 @@ import (
 const teamExample = "examples/team-tuning"
 
 // The tuning example works on every real Falco: `rulekeeper apply` (its
-// `falco -V` gate included) writes the list edit (in place before 0.37, a
-// drop-in after) and the team's rules file, the same Falco lists the team's
+// `falco -V` gate included) writes the list edit and the exception (in place
+// before 0.37, a drop-in after) and the team's rules file, the same Falco lists the team's
 // rule, and a second apply changes nothing.
 func TestRealFalcoTuningExample(t *testing.T) {
 	rk := testbuild.Programs(t)
@@ -37,8 +37,8 @@ func TestRealFalcoTuningExample(t *testing.T) {
 				t.Fatalf("rulekeeper apply: exit %d, want 0 writing the team's file and %s:\n%s", code, c.listIn, out)
 			}
 			b, err := os.ReadFile(filepath.Join(root, c.listIn))
-			if err != nil || !strings.Contains(string(b), item) {
-				t.Fatalf("%s does not carry %s: %v", c.listIn, item, err)
+			if err != nil || !strings.Contains(string(b), item) || !strings.Contains(string(b), "- name: payments_debug\n") {
+				t.Fatalf("%s does not carry %s and the exception payments_debug: %v", c.listIn, item, err)
 			}
 			config := filepath.Join(root, "etc/falco/falco.yaml")
 			listed, errOut, code := realfalco.Run(t, bin, append([]string{"-c", config, "-L"}, realfalco.RulesArgs(root)...)...)

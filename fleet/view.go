@@ -89,7 +89,7 @@ func Read(ctx context.Context, c *Client, job string) (View, error) {
 	if len(now) != 1 {
 		return View{}, fmt.Errorf("%s: time() gave %d values", c.URL(), len(now))
 	}
-	at := time.UnixMilli(int64(math.Round(now[0].value * 1000))).UTC()
+	at := time.UnixMilli(int64(math.Round(now[0].Value * 1000))).UTC()
 	sel := "{job=" + strconv.Quote(job) + "}"
 	win := "[" + strconv.Itoa(int(Window.Seconds())) + "s]"
 	queries := []string{
@@ -123,11 +123,11 @@ func build(url, job string, at time.Time, res [][]sample) View {
 	wave, rollout, waveAt := res[8], res[9], res[10]
 	nodes := map[string]*Node{}
 	for _, s := range up {
-		nodes[s.labels["instance"]] = &Node{Instance: s.labels["instance"], Up: s.value == 1}
+		nodes[s.Labels["instance"]] = &Node{Instance: s.Labels["instance"], Up: s.Value == 1}
 	}
 	each := func(ss []sample, f func(n *Node, s sample)) {
 		for _, s := range ss {
-			if n := nodes[s.labels["instance"]]; n != nil {
+			if n := nodes[s.Labels["instance"]]; n != nil {
 				f(n, s)
 			}
 		}
@@ -138,32 +138,32 @@ func build(url, job string, at time.Time, res [][]sample) View {
 		}
 		return max(1, int(math.Round(v)))
 	}
-	each(info, func(n *Node, s sample) { n.Commit = s.labels["commit"] })
-	each(conv, func(n *Node, s sample) { n.Converged = s.value == 1 })
+	each(info, func(n *Node, s sample) { n.Commit = s.Labels["commit"] })
+	each(conv, func(n *Node, s sample) { n.Converged = s.Value == 1 })
 	each(last, func(n *Node, s sample) {
-		if s.value > 0 {
-			n.LastSuccess = time.Unix(int64(s.value), 0).UTC()
+		if s.Value > 0 {
+			n.LastSuccess = time.Unix(int64(s.Value), 0).UTC()
 		}
 	})
 	each(drift, func(n *Node, s sample) {
-		if s.labels["restored"] == "false" {
-			n.DriftLeft += count(s.value)
+		if s.Labels["restored"] == "false" {
+			n.DriftLeft += count(s.Value)
 		} else {
-			n.DriftRestored += count(s.value)
+			n.DriftRestored += count(s.Value)
 		}
 	})
-	each(tamper, func(n *Node, s sample) { n.Tampered += count(s.value) })
-	each(rollbacks, func(n *Node, s sample) { n.RolledBack += count(s.value) })
-	each(wave, func(n *Node, s sample) { w := int(s.value); n.Wave = &w })
-	each(rollout, func(n *Node, s sample) { n.Rollout = s.labels["state"] })
-	each(waveAt, func(n *Node, s sample) { n.WaveAt = time.Unix(int64(s.value), 0).UTC() })
+	each(tamper, func(n *Node, s sample) { n.Tampered += count(s.Value) })
+	each(rollbacks, func(n *Node, s sample) { n.RolledBack += count(s.Value) })
+	each(wave, func(n *Node, s sample) { w := int(s.Value); n.Wave = &w })
+	each(rollout, func(n *Node, s sample) { n.Rollout = s.Labels["state"] })
+	each(waveAt, func(n *Node, s sample) { n.WaveAt = time.Unix(int64(s.Value), 0).UTC() })
 
 	v := View{Prometheus: url, Job: job, At: at}
 	commits := map[string]*Commit{}
 	for _, s := range when {
-		c := s.labels["commit"]
-		commits[c] = &Commit{Commit: c, Time: time.Unix(int64(s.value), 0).UTC()}
-		if n := nodes[s.labels["instance"]]; n != nil && n.Commit == "" {
+		c := s.Labels["commit"]
+		commits[c] = &Commit{Commit: c, Time: time.Unix(int64(s.Value), 0).UTC()}
+		if n := nodes[s.Labels["instance"]]; n != nil && n.Commit == "" {
 			n.Commit = c
 		}
 	}

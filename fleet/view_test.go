@@ -17,9 +17,9 @@ func TestBuildRolloutStates(t *testing.T) {
 		for i := 0; i+1 < len(labels); i += 2 {
 			l[labels[i]] = labels[i+1]
 		}
-		return sample{labels: l, value: 1}
+		return sample{Labels: l, Value: 1}
 	}
-	val := func(s sample, v float64) sample { s.value = v; return s }
+	val := func(s sample, v float64) sample { s.Value = v; return s }
 	names := []string{"a", "b", "c", "d", "e"}
 	var up, info, when, conv, last, wave, state, waveAt []sample
 	for i, n := range names {

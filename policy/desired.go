@@ -10,8 +10,13 @@ type Desired struct {
 	Rules []Rule
 	// Lists are the Falco lists the policy changes, in declaration order.
 	Lists []List `json:",omitempty"`
+	// Macros are the Falco macros the policy changes, in declaration order.
+	Macros []Macro `json:",omitempty"`
 	// Files are the whole rules files the policy ships, in declaration order.
 	Files []File `json:",omitempty"`
+	// Settings are Falco's own settings the policy manages, nil without a
+	// falco_settings block.
+	Settings *Settings `json:",omitempty"`
 	// Rollout is the policy's rollout block, nil without one. It is the
 	// same for every node.
 	Rollout *Rollout `json:",omitempty"`
@@ -58,8 +63,14 @@ type Rule struct {
 	Output   *Output
 	Priority *string
 	Enabled  *bool
+	// Exceptions are added to the rule's, in declaration order.
+	Exceptions []Exception `json:",omitempty"`
 	// Pos is where the rule block starts, for messages ("policy.hcl:3,1").
 	Pos string
+	// Condition, Tags and Desc are the rule's tuning (see conditions.go).
+	Condition *Condition `json:",omitempty"`
+	Tags      *Tags      `json:",omitempty"`
+	Desc      *string    `json:",omitempty"`
 }
 
 // Output describes how a rule's output differs from the vendor's.

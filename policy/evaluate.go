@@ -20,6 +20,7 @@ func (p *Policy) Evaluate(n Node) (Desired, hcl.Diagnostics) {
 		catVersion = d.Falco.Version
 	}
 	ev.cat = Catalogue(catVersion)
+	ev.falcoVersion = catVersion
 	for _, rb := range p.rules {
 		if r, keep := ev.rule(rb); keep {
 			d.Rules = append(d.Rules, r)
@@ -30,11 +31,17 @@ func (p *Policy) Evaluate(n Node) (Desired, hcl.Diagnostics) {
 			d.Lists = append(d.Lists, l)
 		}
 	}
+	for _, nb := range p.macros {
+		if m, keep := ev.macro(nb); keep {
+			d.Macros = append(d.Macros, m)
+		}
+	}
 	for _, nb := range p.rfiles {
 		if f, keep := ev.file(nb); keep {
 			d.Files = append(d.Files, f)
 		}
 	}
+	d.Settings = ev.settings(catVersion)
 	r, rdiags := p.Rollout()
 	d.Rollout = r
 	return d, append(ev.diags, rdiags...)
@@ -45,6 +52,9 @@ type evaluator struct {
 	ctx   *hcl.EvalContext
 	cat   *Fields
 	diags hcl.Diagnostics
+	// falcoVersion is the node's Falco version ("" when unknown), for
+	// what differs between versions beyond the field catalogue.
+	falcoVersion string
 }
 
 func (ev *evaluator) falco() Falco {
@@ -95,6 +105,12 @@ func (ev *evaluator) rule(rb *ruleBlock) (Rule, bool) {
 	}
 	if rb.output != nil {
 		r.Output = ev.output(rb.output)
+	}
+	ev.ruleTuning(rb, &r)
+	for _, nb := range rb.exceptions {
+		if e, keep := ev.exception(nb); keep {
+			r.Exceptions = append(r.Exceptions, e)
+		}
 	}
 	return r, true
 }

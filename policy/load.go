@@ -19,7 +19,10 @@ type Policy struct {
 	rules   []*ruleBlock
 	lists   []*namedBlock
 	rfiles  []*namedBlock
+	macros  []*namedBlock
 	rollout *rolloutBlock
+	// settings is the falco_settings block (see settings.go).
+	settings *settingsBlock
 }
 
 type falcoBlock struct {
@@ -32,6 +35,8 @@ type ruleBlock struct {
 	defRange, labelRange hcl.Range
 	attrs                hcl.Attributes
 	output               *outputBlock
+	condition, tags      *outputBlock // see conditions.go
+	exceptions           []*namedBlock
 }
 
 type outputBlock struct {
@@ -49,6 +54,8 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "rollout"},
 		{Type: "list", LabelNames: []string{"name"}},
 		{Type: "file", LabelNames: []string{"path"}},
+		{Type: "macro", LabelNames: []string{"name"}},
+		{Type: "falco_settings"},
 	},
 }
 
@@ -60,8 +67,8 @@ var falcoSchema = &hcl.BodySchema{
 }
 
 var ruleSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "when"}, {Name: "priority"}, {Name: "enabled"}},
-	Blocks:     []hcl.BlockHeaderSchema{{Type: "output"}},
+	Attributes: []hcl.AttributeSchema{{Name: "when"}, {Name: "priority"}, {Name: "enabled"}, {Name: "desc"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "output"}, {Type: "condition"}, {Type: "tags"}, {Type: "exception", LabelNames: []string{"name"}}},
 }
 
 var outputSchema = &hcl.BodySchema{
@@ -102,7 +109,7 @@ func Load(dir string) (*Policy, hcl.Diagnostics) {
 	parser := hclparse.NewParser()
 	var diags hcl.Diagnostics
 	seen := map[string]*ruleBlock{}
-	seenList, seenFile := map[string]*namedBlock{}, map[string]*namedBlock{}
+	seenList, seenFile, seenMacro := map[string]*namedBlock{}, map[string]*namedBlock{}, map[string]*namedBlock{}
 	for _, name := range names {
 		f, d := parser.ParseHCLFile(name)
 		diags = append(diags, d...)
@@ -120,6 +127,8 @@ func Load(dir string) (*Policy, hcl.Diagnostics) {
 				diags = append(diags, p.addRule(b, seen)...)
 			case "rollout":
 				diags = append(diags, p.addRollout(b)...)
+			case "falco_settings":
+				diags = append(diags, p.addSettings(b)...)
 			case "list":
 				nb, d := addNamed(b, listSchema, "list", seenList)
 				diags = append(diags, d...)
@@ -132,6 +141,8 @@ func Load(dir string) (*Policy, hcl.Diagnostics) {
 				if nb != nil {
 					p.rfiles = append(p.rfiles, nb)
 				}
+			case "macro":
+				diags = append(diags, p.addMacro(b, seenMacro)...)
 			}
 		}
 	}
@@ -165,6 +176,14 @@ func (p *Policy) addRule(b *hcl.Block, seen map[string]*ruleBlock) hcl.Diagnosti
 	content, diags := b.Body.Content(ruleSchema)
 	r := &ruleBlock{name: b.Labels[0], defRange: b.DefRange, labelRange: b.LabelRanges[0], attrs: content.Attributes}
 	for _, ob := range content.Blocks {
+		if ob.Type == "exception" {
+			diags = append(diags, addException(ob, r)...)
+			continue
+		}
+		if ob.Type != "output" {
+			diags = append(diags, r.addInner(ob)...)
+			continue
+		}
 		oc, d := ob.Body.Content(outputSchema)
 		diags = append(diags, d...)
 		if r.output != nil {
@@ -195,11 +214,11 @@ func (p *Policy) addRule(b *hcl.Block, seen map[string]*ruleBlock) hcl.Diagnosti
 	p.rules = append(p.rules, r)
 
 	// A body with errors may have lost its settings to them: no second message.
-	if r.output == nil && r.attrs["priority"] == nil && r.attrs["enabled"] == nil && !diags.HasErrors() {
+	if r.output == nil && r.condition == nil && r.tags == nil && r.attrs["priority"] == nil && r.attrs["enabled"] == nil && r.attrs["desc"] == nil && len(r.exceptions) == 0 && !diags.HasErrors() {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagWarning,
 			Summary:  "Rule block manages nothing",
-			Detail: "This block sets none of output, priority or enabled, so the rule stays as its vendor wrote it. " +
+			Detail: "This block sets none of output, condition, tags, desc, priority or enabled, so the rule stays as its vendor wrote it. " +
 				"Add what to change, or remove the block.",
 			Subject: r.defRange.Ptr(),
 		})

@@ -46,6 +46,10 @@ var cases = []struct {
 	{name: "rollout-names", node: UnknownNode(nil)},
 	{name: "tuning", node: Node{Hostname: "web-1", OS: "debian", Labels: map[string]string{"env": "prod"}}},
 	{name: "tuning-errors", node: UnknownNode(nil)},
+	{name: "conditions", node: Node{Hostname: "web-1", OS: "debian", Labels: map[string]string{"env": "prod"}}},
+	{name: "condition-errors", node: UnknownNode(nil)},
+	{name: "exceptions", node: Node{Hostname: "web-1", OS: "debian", Labels: map[string]string{"env": "prod"}}},
+	{name: "exceptions-errors", node: Node{Hostname: "web-1", OS: "debian", FalcoVersion: "0.32.1"}},
 }
 
 func TestCases(t *testing.T) {

@@ -15,7 +15,9 @@ type namedBlock struct {
 	kind, name           string
 	defRange, labelRange hcl.Range
 	attrs                hcl.Attributes
-	broken               bool // the body has errors already reported
+	blocks               hcl.Blocks
+	broken               bool         // the body has errors already reported
+	cond                 *outputBlock // a macro's condition block
 }
 
 var listSchema = &hcl.BodySchema{
@@ -30,10 +32,11 @@ var fileSchema = &hcl.BodySchema{
 func addNamed(b *hcl.Block, schema *hcl.BodySchema, kind string, seen map[string]*namedBlock) (*namedBlock, hcl.Diagnostics) {
 	content, diags := b.Body.Content(schema)
 	nb := &namedBlock{kind: kind, name: b.Labels[0], defRange: b.DefRange, labelRange: b.LabelRanges[0],
-		attrs: content.Attributes, broken: diags.HasErrors()}
+		attrs: content.Attributes, blocks: content.Blocks, broken: diags.HasErrors()}
 	what := map[string]string{
-		"list": "the name of the Falco list to change, as its rules file writes it (`- list: NAME`)",
-		"file": "the path on the node where Falco loads the file, such as \"/etc/falco/rules.d/60-team.yaml\"",
+		"list":  "the name of the Falco list to change, as its rules file writes it (`- list: NAME`)",
+		"file":  "the path on the node where Falco loads the file, such as \"/etc/falco/rules.d/60-team.yaml\"",
+		"macro": "the name of the Falco macro to change, as its rules file writes it (`- macro: NAME`)",
 	}[kind]
 	switch first := seen[nb.name]; {
 	case strings.TrimSpace(nb.name) == "":
@@ -73,7 +76,8 @@ func baseName(p string) string {
 	return p
 }
 
-// list evaluates a list block: add and remove, or items alone.
+// list evaluates a list block: add and remove, or items alone. A rule's
+// tags block (kind "tags") has the same shape.
 func (ev *evaluator) list(nb *namedBlock) (List, bool) {
 	l := List{Name: nb.name, Pos: blockPos(nb.defRange)}
 	if !ev.when(nb.attrs) {
@@ -83,19 +87,19 @@ func (ev *evaluator) list(nb *namedBlock) (List, bool) {
 	if ia := a["items"]; ia != nil {
 		for _, other := range []string{"add", "remove"} {
 			if oa := a[other]; oa != nil {
-				ev.fail(oa.NameRange, fmt.Sprintf("Conflicting list settings: items and %s", other), fmt.Sprintf(
-					"items gives the whole new list (at %s), so %s cannot change it too. Remove %s, or describe the change with add and remove.",
-					pos(ia.NameRange), other, other))
+				ev.fail(oa.NameRange, fmt.Sprintf("Conflicting %s settings: items and %s", nb.kind, other), fmt.Sprintf(
+					"items gives the whole new %s (at %s), so %s cannot change it too. Remove %s, or describe the change with add and remove.",
+					what(nb.kind), pos(ia.NameRange), other, other))
 			}
 		}
 		l.Replace = true
 		l.Items = []string{} // an empty list is a list
-		for _, it := range ev.listItems(ia) {
+		for _, it := range ev.listItems(ia, nb.kind) {
 			l.Items = append(l.Items, it.val)
 		}
 		return l, true
 	}
-	add, remove := ev.listItems(a["add"]), ev.listItems(a["remove"])
+	add, remove := ev.listItems(a["add"], nb.kind), ev.listItems(a["remove"], nb.kind)
 	for _, r := range remove {
 		for _, ad := range add {
 			if ad.val == r.val {
@@ -111,25 +115,38 @@ func (ev *evaluator) list(nb *namedBlock) (List, bool) {
 	if len(a) == 0 && !nb.broken {
 		ev.diags = append(ev.diags, &hcl.Diagnostic{
 			Severity: hcl.DiagWarning,
-			Summary:  "List block manages nothing",
-			Detail:   "This block sets none of add, remove or items, so the list stays as its vendor wrote it. Add what to change, or remove the block.",
+			Summary:  fmt.Sprintf("%s block manages nothing", strings.ToUpper(nb.kind[:1])+nb.kind[1:]),
+			Detail:   fmt.Sprintf("This block sets none of add, remove or items, so the %s stays as its vendor wrote it. Add what to change, or remove the block.", what(nb.kind)),
 			Subject:  nb.defRange.Ptr(),
 		})
 	}
 	return l, true
 }
 
-// listItems evaluates a list of Falco list items: each a non-empty word
-// Falco can compare (`proc.name in (a, b)`), no duplicates.
-func (ev *evaluator) listItems(attr *hcl.Attribute) []item {
+// what names what a list-shaped block changes.
+func what(kind string) string {
+	if kind == "tags" {
+		return "tag list"
+	}
+	return "list"
+}
+
+// listItems evaluates a list of Falco list items (or of a rule's tags):
+// each a non-empty word Falco can compare (`proc.name in (a, b)`), no
+// duplicates.
+func (ev *evaluator) listItems(attr *hcl.Attribute, kind string) []item {
+	example, noun := `an item of the Falco list, such as "/usr/bin/fish"`, "A Falco list item"
+	if kind == "tags" {
+		example, noun = `a tag of the rule, such as "mitre_execution"`, "A tag"
+	}
 	var out []item
 	first := map[string]hcl.Range{}
 	for _, it := range ev.strList(attr) {
 		switch r, dup := first[it.val]; {
 		case strings.TrimSpace(it.val) == "":
-			ev.fail(it.rng, fmt.Sprintf("Empty %s item", attr.Name), "Each element is an item of the Falco list, such as \"/usr/bin/fish\"; remove the empty one.")
+			ev.fail(it.rng, fmt.Sprintf("Empty %s item", attr.Name), "Each element is "+example+"; remove the empty one.")
 		case strings.ContainsAny(it.val, "\n\r\x00"):
-			ev.fail(it.rng, fmt.Sprintf("Line break in %s item", attr.Name), "A Falco list item is one value on one line; split it into items.")
+			ev.fail(it.rng, fmt.Sprintf("Line break in %s item", attr.Name), noun+" is one value on one line; split it into items.")
 		case dup:
 			ev.fail(it.rng, fmt.Sprintf("Duplicate %s item %q", attr.Name, it.val), fmt.Sprintf("It is already listed at %s; remove one.", pos(r)))
 		default:

@@ -123,3 +123,17 @@ func BenchmarkPlanExamAndList032(b *testing.B) {
 		}
 	}
 }
+
+// The exam's output and an exception in the same rule: the exception's
+// edit beside the output's.
+func BenchmarkPlanExamAndException032(b *testing.B) {
+	root := node032(b)
+	d := exam(policy.InPlace)
+	d.Rules[0].Exceptions = []policy.Exception{debugImage}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := MakePlan(d, opts(root)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -51,15 +51,15 @@ func FalcoVersion(bin string) (string, error) {
 // node's config as it does when it runs (its plugins, config.d), so that it
 // knows the fields the rules use.
 func falcoValidate(p *Plan) error {
-	args, err := falcoConfigArgs(p.opts.Root, p.config)
-	if err != nil {
-		return err
-	}
 	dir, err := os.MkdirTemp("", "rulekeeper-check-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	args, names, err := p.plannedConfigArgs(dir)
+	if err != nil {
+		return err
+	}
 	content := map[string][]byte{}
 	for f, b := range p.cur {
 		content[f] = b
@@ -68,7 +68,7 @@ func falcoValidate(p *Plan) error {
 		content[fc.Path] = fc.New
 	}
 	args = append(falcoQuiet[:len(falcoQuiet):len(falcoQuiet)], args...)
-	var scratch []string // scratch copy, node file, in pairs
+	scratch := names // scratch copy, node file, in pairs
 	for i, f := range p.order {
 		name := filepath.Join(dir, fmt.Sprintf("%03d-%s", i, filepath.Base(f)))
 		if err := os.WriteFile(name, content[f], 0o600); err != nil {
@@ -89,7 +89,7 @@ func falcoValidate(p *Plan) error {
 	if errors.Is(err, errFalcoTimeout) {
 		return fmt.Errorf("falco -V %w: the new rules files were not checked, nothing was written (Falco read the node's config %s):\n%s", err, p.config, msg)
 	}
-	return fmt.Errorf("falco -V rejects the new rules files, nothing was written (%v; Falco read the node's config %s):\n%s", err, p.config, msg)
+	return fmt.Errorf("falco -V rejects the new rules files, nothing was written (%v; Falco read the node's config %s):\n%s%s", err, p.config, msg, p.conditionHint(msg))
 }
 
 var errFalcoTimeout = errors.New("timed out")

@@ -38,6 +38,13 @@ func falcoConfigArgs(root, config string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", config, err)
 	}
+	return configArgs(root, config, data, host)
+}
+
+// configArgs are falcoConfigArgs for the config data of the node path
+// config, given to Falco as the host file host (the node's, or a scratch
+// copy of the planned one).
+func configArgs(root, config string, data []byte, host string) ([]string, error) {
 	args := []string{"-c", host}
 	if liveRoot(root) {
 		return args, nil

@@ -104,9 +104,13 @@ func findRules(rules []policy.Rule, files map[string]*rulesFile, order, missing 
 	// a value again over it.
 	type reset struct{ field, where string }
 	later := map[string][]reset{}
+	var names []string // the other rules, for a suggestion
 	for _, p := range order {
 		rf := files[p]
 		for i, it := range rf.items {
+			if it.kind == "rule" && !want[it.name] {
+				names = append(names, it.name)
+			}
 			if it.kind != "rule" || !want[it.name] {
 				continue
 			}
@@ -133,7 +137,11 @@ func findRules(rules []policy.Rule, files map[string]*rulesFile, order, missing 
 		for _, l := range later[r.Name] {
 			if manages(r, l.field) {
 				dit := files[df.file].items[df.item]
-				errs = append(errs, fmt.Sprintf("%s: rule %q: %s sets its %s again after the definition rulekeeper edits (%s:%d), so Falco would not use the edit; remove that entry, or leave %s out of the policy", r.Pos, r.Name, l.where, l.field, df.file, dit.line, l.field))
+				does, field := "sets its "+l.field+" again", l.field
+				if l.field == "condition.append" {
+					does, field = "appends to its condition", "condition"
+				}
+				errs = append(errs, fmt.Sprintf("%s: rule %q: %s %s after the definition rulekeeper edits (%s:%d), so Falco would not use the edit; remove that entry, or leave %s out of the policy (or use the override strategy)", r.Pos, r.Name, l.where, does, df.file, dit.line, field))
 			}
 		}
 	}
@@ -153,7 +161,11 @@ func findRules(rules []policy.Rule, files map[string]*rulesFile, order, missing 
 				// An empty vendor file is a package install cut short.
 				searched += " (empty or only comments: " + strings.Join(empty, ", ") + ")"
 			}
-			errs = append(errs, fmt.Sprintf("%s: rule %q is not defined in any rules file Falco loads; searched %s. Check the rule's name (it must match `- rule:` exactly) or the falco block's rules_files", r.Pos, r.Name, searched))
+			hint := ""
+			if s := closest(r.Name, names); s != "" {
+				hint = fmt.Sprintf(" Did you mean %q?", s)
+			}
+			errs = append(errs, fmt.Sprintf("%s: rule %q is not defined in any rules file Falco loads; searched %s.%s Check the rule's name (it must match `- rule:` exactly) or the falco block's rules_files", r.Pos, r.Name, searched, hint))
 		}
 	}
 	if len(errs) > 0 {
@@ -169,8 +181,11 @@ func (rf *rulesFile) amends(i int) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if rf.items[i].kind == "list" {
+	switch rf.items[i].kind {
+	case "list":
 		return !definesList(m), nil
+	case "macro":
+		return !definesMacro(m), nil
 	}
 	return !defines(m), nil
 }
@@ -178,13 +193,24 @@ func (rf *rulesFile) amends(i int) (bool, error) {
 // resets lists the managed fields an amendment sets over the definition:
 // `enabled` for an entry that only switches the rule on or off, the
 // `override:` keys of an override entry (Falco 0.37+). `append:` entries
-// change only conditions and exceptions.
+// change only conditions and exceptions: an appended condition is
+// "condition.append", which counts against a condition the policy replaces.
 func resets(m *yaml.Node) []string {
 	if o := resolve(mapValue(m, "override")); o != nil {
 		var out []string
 		if o.Kind == yaml.MappingNode {
 			for i := 0; i+1 < len(o.Content); i += 2 {
-				if k := o.Content[i].Value; k == "output" || k == "priority" || k == "enabled" {
+				switch k := o.Content[i].Value; k {
+				case "output", "priority", "enabled", "desc", "tags":
+					out = append(out, k)
+				case "exceptions":
+					if o.Content[i+1].Value == "replace" {
+						out = append(out, k)
+					}
+				case "condition":
+					if o.Content[i+1].Value == "append" {
+						k = "condition.append"
+					}
 					out = append(out, k)
 				}
 			}
@@ -192,6 +218,9 @@ func resets(m *yaml.Node) []string {
 		return out
 	}
 	if v := resolve(mapValue(m, "append")); v != nil && v.Kind == yaml.ScalarNode && yamlTrue(v.Value) {
+		if mapValue(m, "condition") != nil {
+			return []string{"condition.append"}
+		}
 		return nil
 	}
 	if mapValue(m, "enabled") != nil {

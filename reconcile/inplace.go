@@ -16,7 +16,7 @@ import (
 // planInPlace computes the edits of vendor files: values the policy sets
 // (in_place strategy) and values rulekeeper set before that must return to
 // the vendor's (a rule left the policy, or the strategy changed).
-func (p *Plan) planInPlace(d policy.Desired, rf map[string]*rulesFile, defs map[string]def, lists map[string]listDef, st, next *State) error {
+func (p *Plan) planInPlace(d policy.Desired, rf map[string]*rulesFile, defs map[string]def, lists map[string]listDef, macros map[string]macroDef, st, next *State) error {
 	byFile := map[string]map[int]target{}
 	put := func(file string, i int, t target) {
 		if byFile[file] == nil {
@@ -34,13 +34,17 @@ func (p *Plan) planInPlace(d policy.Desired, rf map[string]*rulesFile, defs map[
 			put(ld.file, ld.item, target{list: &l, ld: ld})
 			p.Notes = append(p.Notes, missingNotes(l, ld.effective())...)
 		}
+		for _, mac := range d.Macros {
+			md := macros[mac.Name]
+			put(md.file, md.item, target{macro: &mac, md: md})
+		}
 	}
 	var paths []string
 	for f := range byFile {
 		paths = append(paths, f)
 	}
 	for f, fst := range st.Files {
-		if !fst.Owned && len(fst.Values) > 0 && byFile[f] == nil {
+		if !fst.Owned && !fst.Settings && len(fst.Values) > 0 && byFile[f] == nil {
 			paths = append(paths, f)
 		}
 	}
@@ -251,11 +255,28 @@ func desiredItem(vendor string, m *yaml.Node, r policy.Rule) (next string, vspan
 			return s.render(), s.text(), nil
 		})
 	}
+	if err == nil && r.Condition != nil {
+		err = add("condition", conditionValue(vendor, *r.Condition))
+	}
+	if err == nil && r.Desc != nil {
+		err = add("desc", descValue(vendor, *r.Desc))
+	}
+	if err == nil && r.Tags != nil && (mapValue(m, "tags") != nil || !tagsAbsentNoop(*r.Tags)) {
+		err = add("tags", tagsValue(vendor, m, r.Name, *r.Tags))
+	}
 	if err == nil && r.Priority != nil {
 		err = add("priority", simpleValue(vendor, *r.Priority, true, false))
 	}
 	if err == nil && r.Enabled != nil {
 		err = add("enabled", simpleValue(vendor, fmt.Sprint(*r.Enabled), false, true))
+	}
+	if err == nil && len(r.Exceptions) > 0 {
+		var e edit
+		var v Value
+		if e, want["exceptions"], v, err = exceptionsEdit(vendor, m, r); err == nil {
+			edits, values = append(edits, e), append(values, v)
+			vspans = append(vspans, [2]int{e.start, e.end})
+		}
 	}
 	if err != nil {
 		return "", nil, nil, nil, nil, err
@@ -291,9 +312,12 @@ func simpleValue(vendor, v string, foldCase, bare bool) func(region) (string, st
 // item now and the item after the plan.
 func itemChanges(now string, a, b map[string]any, it item, r target, drifted []string, upgrade bool) []Change {
 	var out []Change
-	fields := []string{"output", "priority", "enabled"}
-	if it.kind == "list" {
+	fields := []string{"condition", "desc", "tags", "output", "priority", "enabled", "exceptions"}
+	switch it.kind {
+	case "list":
 		fields = []string{"items"}
+	case "macro":
+		fields = []string{"condition"}
 	}
 	for _, field := range fields {
 		ov, nv := valueText(a[field]), valueText(b[field])
@@ -310,8 +334,8 @@ func itemChanges(now string, a, b map[string]any, it item, r target, drifted []s
 			reason = ReasonRestore
 		}
 		kind := ""
-		if it.kind == "list" {
-			kind = "list"
+		if it.kind != "rule" {
+			kind = it.kind
 		}
 		out = append(out, Change{Kind: kind, Rule: it.name, Field: field, Line: it.line + keyLine(now, field), Old: ov, New: nv, Reason: reason})
 	}
@@ -344,6 +368,11 @@ func valueText(v any) string {
 	if v == nil {
 		return ""
 	}
+	if l, ok := v.([]any); ok && len(l) > 0 {
+		if _, isMap := l[0].(map[string]any); isMap {
+			return exceptionsText(l)
+		}
+	}
 	if l, ok := v.([]any); ok { // a list's items, as its file writes them
 		s := make([]string, len(l))
 		for i, x := range l {
@@ -362,6 +391,16 @@ func manages(r policy.Rule, field string) bool {
 		return r.Priority != nil
 	case "enabled":
 		return r.Enabled != nil
+	case "condition":
+		return r.Condition != nil
+	case "condition.append": // a later append counts only against a replace
+		return r.Condition != nil && r.Condition.Replace != nil
+	case "desc":
+		return r.Desc != nil
+	case "tags":
+		return r.Tags != nil
+	case "exceptions":
+		return len(r.Exceptions) > 0
 	}
 	return false
 }
@@ -370,21 +409,29 @@ func manages(r policy.Rule, field string) bool {
 // values or a list's items. The zero target asks nothing (the item's
 // managed values return to the vendor's).
 type target struct {
-	rule policy.Rule
-	list *policy.List
-	ld   listDef
+	rule  policy.Rule
+	list  *policy.List
+	ld    listDef
+	macro *policy.Macro
+	md    macroDef
 }
 
 func (t target) desired(vendor string, m *yaml.Node) (string, [][2]int, [][2]int, map[string]string, []Value, error) {
-	if t.list != nil {
+	switch {
+	case t.list != nil:
 		return desiredList(vendor, m, *t.list, t.ld)
+	case t.macro != nil:
+		return desiredMacro(vendor, m, *t.macro, t.md)
 	}
 	return desiredItem(vendor, m, t.rule)
 }
 
 func (t target) manages(field string) bool {
-	if t.list != nil {
+	switch {
+	case t.list != nil:
 		return field == "items"
+	case t.macro != nil:
+		return field == "condition" && t.macro.Condition != nil
 	}
 	return manages(t.rule, field)
 }

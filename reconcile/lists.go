@@ -362,7 +362,9 @@ func blockListEdits(text []byte, starts []int, seq *yaml.Node, keep []bool, adds
 		if last >= 0 {
 			at = lineEnd(seq.Content[last].Line - 1)
 		}
-		edits = append(edits, edit{at, at, b.String()})
+		// First, so that it stays before a deletion of the next line, which
+		// starts where it goes (splice keeps the order).
+		edits = slices.Insert(edits, 0, edit{at, at, b.String()})
 		slices.SortStableFunc(edits, func(a, b edit) int { return a.start - b.start })
 	}
 	return edits, nil

@@ -77,6 +77,13 @@ func TestListInPlaceBlock(t *testing.T) {
 	if got := readNode(t, root, localPath); got != vendor {
 		t.Fatalf("not restored:\n%s", got)
 	}
+	// The new item goes where the removed last one was.
+	l = policy.List{Name: "team_images", Remove: []string{"busybox"}, Add: []string{"alpine"}}
+	mustApply(t, listPolicy(policy.InPlace, l), opts(root))
+	want = "- list: team_images\n  items:\n    - nginx   # the web tier\n    - \"redis\"\n    - alpine\n\n- rule: X\n"
+	if got := readNode(t, root, localPath); !strings.HasPrefix(got, want) {
+		t.Fatalf("got\n%s\nwant it to start with\n%s", got, want)
+	}
 }
 
 // Drift on a managed list is put back; a list Falco amends later is edited

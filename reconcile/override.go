@@ -17,7 +17,7 @@ const ownHeader = "# Managed by rulekeeper: written from the policy on every pas
 
 // planOverride writes (override strategy) or removes (any other) the
 // agent-owned rules file.
-func (p *Plan) planOverride(d policy.Desired, rf map[string]*rulesFile, defs map[string]def, lists map[string]listDef, st, next *State, own string, entries []string) error {
+func (p *Plan) planOverride(d policy.Desired, rf map[string]*rulesFile, defs map[string]def, lists map[string]listDef, macros map[string]macroDef, st, next *State, own string, entries []string) error {
 	cur, err := ReadRulesFile(p.opts.Root, own)
 	exists := err == nil
 	if err != nil && !os.IsNotExist(err) {
@@ -30,7 +30,7 @@ func (p *Plan) planOverride(d policy.Desired, rf map[string]*rulesFile, defs map
 		}
 		return nil
 	}
-	if p.Strategy != policy.Override || len(d.Rules)+len(d.Lists) == 0 {
+	if p.Strategy != policy.Override || len(d.Rules)+len(d.Lists)+len(d.Macros) == 0 {
 		if exists {
 			p.Files = append(p.Files, &FileChange{Path: own, Action: Delete, Old: cur})
 		}
@@ -73,14 +73,24 @@ func (p *Plan) planOverride(d policy.Desired, rf map[string]*rulesFile, defs map
 		b.WriteString("\n" + listEntry(l, eff, res.items, modern))
 		changes = append(changes, Change{Kind: "list", Rule: l.Name, Field: "items", Reason: ReasonPolicy})
 	}
+	for _, mac := range d.Macros {
+		if mac.Condition == nil {
+			continue
+		}
+		b.WriteString("\n" + macroEntry(mac, modern))
+		changes = append(changes, Change{Kind: "macro", Rule: mac.Name, Field: "condition", Reason: ReasonPolicy})
+	}
 	for _, r := range d.Rules {
 		df := defs[r.Name]
 		vt := vendorText(df)
 		var entry string
 		var err error
-		if modern {
+		switch {
+		case modern:
 			entry, err = overrideEntry(vt, r)
-		} else {
+		case appendsOnly(r):
+			entry, err = appendEntry(vt, r)
+		default:
 			entry, err = redefinition(vt, r, df.file, rf[df.file].items[df.item].line)
 		}
 		if err != nil {
@@ -90,7 +100,7 @@ func (p *Plan) planOverride(d policy.Desired, rf map[string]*rulesFile, defs map
 		changes = append(changes, Change{Rule: r.Name, Field: strings.Join(fieldsOf(r), ","), Reason: ReasonPolicy})
 	}
 	out := b.String()
-	if err := checkOwnFile(out, d.Lists, d.Rules); err != nil {
+	if err := checkOwnFile(out, d.Lists, ownMacros(d.Macros), d.Rules); err != nil {
 		return fmt.Errorf("%s: refusing to write: %w", own, err)
 	}
 	next.Files[own] = &FileState{Owned: true, SHA256: sum([]byte(out))}
@@ -121,6 +131,21 @@ func overrideEntry(vendor string, r policy.Rule) (string, error) {
 		b.WriteString("  " + k + ": " + v + "\n")
 		over.WriteString("    " + k + ": replace\n")
 	}
+	if r.Condition != nil {
+		b.WriteString("  condition: " + oneLine(conditionText(*r.Condition)) + "\n")
+		over.WriteString("    condition: " + conditionMode(*r.Condition) + "\n")
+	}
+	if r.Desc != nil {
+		put("desc", *r.Desc)
+	}
+	if r.Tags != nil {
+		tags, mode, err := overrideTags(vendor, m, r)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString("  tags: " + flowList(tags) + "\n")
+		over.WriteString("    tags: " + mode + "\n")
+	}
 	if r.Output != nil {
 		reg, err := locate([]byte(vendor), m, "output")
 		if err != nil || reg.absent {
@@ -137,6 +162,14 @@ func overrideEntry(vendor string, r policy.Rule) (string, error) {
 	}
 	if r.Enabled != nil {
 		put("enabled", fmt.Sprint(*r.Enabled))
+	}
+	if len(r.Exceptions) > 0 {
+		ex, err := exceptionsEntry(m, r)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(ex)
+		over.WriteString("    exceptions: append\n")
 	}
 	return b.String() + "  override:\n" + over.String(), nil
 }
@@ -199,23 +232,29 @@ func trimTrailingComments(s string) string {
 }
 
 // checkOwnFile parses the generated file and checks every list, then every
-// rule, is in it once.
-func checkOwnFile(out string, lists []policy.List, rules []policy.Rule) error {
+// macro, then every rule, is in it once.
+func checkOwnFile(out string, lists []policy.List, macros []policy.Macro, rules []policy.Rule) error {
 	var items []map[string]any
 	if err := unmarshal([]byte(out), &items); err != nil {
 		return fmt.Errorf("the generated file is not valid YAML: %w", yamlError(err))
 	}
-	if len(items) != len(lists)+len(rules) {
-		return fmt.Errorf("the generated file has %d entries for %d lists and %d rules", len(items), len(lists), len(rules))
+	if len(items) != len(lists)+len(macros)+len(rules) {
+		return fmt.Errorf("the generated file has %d entries for %d lists, %d macros and %d rules", len(items), len(lists), len(macros), len(rules))
 	}
-	for i, l := range lists {
-		if items[i]["list"] != l.Name {
-			return fmt.Errorf("entry %d is %v, not list %q", i+1, items[i]["list"], l.Name)
-		}
+	var names []string
+	for _, l := range lists {
+		names = append(names, "list", l.Name)
 	}
-	for i, r := range rules {
-		if it := items[len(lists)+i]; it["rule"] != r.Name {
-			return fmt.Errorf("entry %d is %v, not rule %q", len(lists)+i+1, it["rule"], r.Name)
+	for _, m := range macros {
+		names = append(names, "macro", m.Name)
+	}
+	for _, r := range rules {
+		names = append(names, "rule", r.Name)
+	}
+	for i, it := range items {
+		kind, name := names[2*i], names[2*i+1]
+		if it[kind] != name {
+			return fmt.Errorf("entry %d is %v, not %s %q", i+1, it[kind], kind, name)
 		}
 	}
 	return nil
@@ -279,6 +318,18 @@ func fieldsOf(r policy.Rule) []string {
 	}
 	if r.Enabled != nil {
 		f = append(f, "enabled")
+	}
+	if r.Condition != nil {
+		f = append(f, "condition")
+	}
+	if r.Desc != nil {
+		f = append(f, "desc")
+	}
+	if r.Tags != nil {
+		f = append(f, "tags")
+	}
+	if len(r.Exceptions) > 0 {
+		f = append(f, "exceptions")
 	}
 	return f
 }

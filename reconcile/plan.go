@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/rulekeeper/rulekeeper/policy"
@@ -88,6 +89,13 @@ type Plan struct {
 	// config is the node's falco.yaml (a node path), which `falco -V` must
 	// read: Falco refuses -V without a config, and loads plugins from it.
 	config string
+	// conditions are the policy blocks that change a condition, for a
+	// refusal by `falco -V` to name (see conditionBlocks).
+	conditions []conditionBlock
+	// conf is falco.yaml's config_files layout and confFiles the config
+	// files read, where the policy manages Falco's settings (settings.go).
+	conf      *confLayout
+	confFiles []string
 }
 
 // FileChange is one file a plan writes or removes.
@@ -101,8 +109,9 @@ type FileChange struct {
 
 // Change is one value that changes, as Falco reads it.
 type Change struct {
-	// Kind is what Rule names: "" for a rule, "list" for a list, "file"
-	// for a whole file (Rule is then its source in the policy).
+	// Kind is what Rule names: "" for a rule, "list" for a list, "macro"
+	// for a macro, "file" for a whole file (Rule is then its source in the
+	// policy).
 	Kind   string `json:"kind,omitempty"`
 	Rule   string `json:"rule"`
 	Field  string `json:"field"`
@@ -153,6 +162,9 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	p.folders, p.strays = ls.folders, ls.strays
 	p.Notes = append(p.Notes, ls.skipped...)
 	p.own = own
+	if err := p.readSettingsInputs(d, st, cfg); err != nil {
+		return nil, err
+	}
 	vendor := without(all, own)
 	for _, f := range shipped(d, st) {
 		vendor = without(vendor, f)
@@ -169,11 +181,12 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 		for f, b := range p.cur {
 			hashes[f] = sum(b)
 		}
-		if inputsHash(d, p.Strategy, p.FalcoVersion, all, hashes) == st.Inputs {
+		if inputsHash(d, p.Strategy, p.FalcoVersion, append(all, p.confFiles...), hashes) == st.Inputs {
 			p.next = st
 			return p, nil
 		}
 	}
+	p.conditions = conditionBlocks(d)
 	// Past the fast path: the files are not all as the last pass left
 	// them, which may be because it was killed while it wrote them.
 	if err := st.settle(o.Root, o.StatePath(), p.cur); err != nil {
@@ -202,14 +215,21 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	next := &State{Files: map[string]*FileState{}, Applied: st.Applied}
-	if err := p.planInPlace(d, rf, defs, lists, st, next); err != nil {
+	macros, err := findMacros(d.Macros, rf, vendor)
+	if err != nil {
 		return nil, err
 	}
-	if err := p.planOverride(d, rf, defs, lists, st, next, own, entries); err != nil {
+	next := &State{Files: map[string]*FileState{}, Applied: st.Applied}
+	if err := p.planInPlace(d, rf, defs, lists, macros, st, next); err != nil {
+		return nil, err
+	}
+	if err := p.planOverride(d, rf, defs, lists, macros, st, next, own, entries); err != nil {
 		return nil, err
 	}
 	if err := p.planFiles(d, st, next, entries); err != nil {
+		return nil, err
+	}
+	if err := p.planSettings(d, st, next); err != nil {
 		return nil, err
 	}
 	for _, fc := range p.Files {
@@ -220,11 +240,14 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 		}
 	}
 	p.order = loadOrder(entries, all, own, p.Files)
-	if p.Strategy == policy.Override && len(d.Rules)+len(d.Lists) > 0 {
+	if p.Strategy == policy.Override && len(d.Rules)+len(d.Lists)+len(d.Macros) > 0 {
 		if err := loadsAfter(p.order, own, defs); err != nil {
 			return nil, err
 		}
 		if err := listsLoadAfter(p.order, own, lists); err != nil {
+			return nil, err
+		}
+		if err := macrosLoadAfter(p.order, own, macros); err != nil {
 			return nil, err
 		}
 	}
@@ -238,7 +261,8 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 			hashes[fc.Path] = sum(fc.New)
 		}
 	}
-	for _, f := range p.order {
+	inputs := append(slices.Clone(p.order), p.confFilesAfter()...)
+	for _, f := range inputs {
 		if _, ok := hashes[f]; !ok {
 			hashes[f] = sum(p.cur[f])
 		}
@@ -253,7 +277,7 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 			next.Parsed[f] = hashes[f]
 		}
 	}
-	next.Inputs = inputsHash(d, p.Strategy, p.FalcoVersion, p.order, hashes)
+	next.Inputs = inputsHash(d, p.Strategy, p.FalcoVersion, inputs, hashes)
 	if st.Refused != "" && next.Inputs == st.Refused {
 		return nil, ErrRefused
 	}

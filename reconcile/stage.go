@@ -54,18 +54,28 @@ func (p *Plan) rulesFolders() func(dir string) string {
 func (p *Plan) makeFolderCheck() func(dir string) string {
 	type id struct{ dev, ino uint64 }
 	folders := map[id]string{}
+	add := func(f, what string) {
+		h, err := noderoot.Host(p.opts.Root, f)
+		if err != nil {
+			return
+		}
+		if fi, err := os.Stat(h); err == nil {
+			st := fi.Sys().(*syscall.Stat_t)
+			folders[id{st.Dev, st.Ino}] = what
+		}
+	}
 	list := slices.Clone(p.folders)
 	if p.own != "" {
 		list = append(list, path.Dir(p.own))
 	}
 	for _, f := range list {
-		h, err := noderoot.Host(p.opts.Root, f)
-		if err != nil {
-			continue
-		}
-		if fi, err := os.Stat(h); err == nil {
-			st := fi.Sys().(*syscall.Stat_t)
-			folders[id{st.Dev, st.Ino}] = f
+		add(f, "the rules folder "+f+", which Falco loads whole")
+	}
+	if p.conf != nil { // Falco (0.38 through 0.44.1) merges every regular file of a config folder, dot-files too
+		for _, e := range p.conf.entries {
+			if e.folder {
+				add(e.path, "the config folder "+e.path+", which Falco merges whole")
+			}
 		}
 	}
 	return func(dir string) string {
@@ -74,8 +84,8 @@ func (p *Plan) makeFolderCheck() func(dir string) string {
 			return ""
 		}
 		st := fi.Sys().(*syscall.Stat_t)
-		if f, ok := folders[id{st.Dev, st.Ino}]; ok {
-			return "the rules folder " + f + ", which Falco loads whole"
+		if what, ok := folders[id{st.Dev, st.Ino}]; ok {
+			return what
 		}
 		return ""
 	}

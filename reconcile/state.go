@@ -49,13 +49,17 @@ type FileState struct {
 	Outside string `json:"outside_sha256,omitempty"`
 	Owned   bool   `json:"owned,omitempty"` // written whole by rulekeeper (override strategy, file blocks)
 	// Source is, for a whole file a policy ships, its path in the policy.
-	Source string  `json:"source,omitempty"`
-	Values []Value `json:"values,omitempty"`
+	Source string `json:"source,omitempty"`
+	// Settings marks falco.yaml, or the config drop-in, where rulekeeper
+	// keeps Falco's settings (not a rules file).
+	Settings bool    `json:"settings,omitempty"`
+	Values   []Value `json:"values,omitempty"`
 }
 
 // Value is one managed value, as raw bytes of the file.
 type Value struct {
-	// Kind is "list" for a list's items, "" for a rule's value.
+	// Kind is "list" for a list's items, "macro" for a macro's condition,
+	// "" for a rule's value.
 	Kind     string `json:"kind,omitempty"`
 	Rule     string `json:"rule"` // the rule's (or list's) name
 	Field    string `json:"field"`

@@ -30,10 +30,18 @@ const shellAlert = "A shell was spawned in a container with an attached terminal
 // capture through the files Falco then loads. It returns the alerts.
 func tuned(t *testing.T, version string, d policy.Desired, local string) (string, *Plan) {
 	t.Helper()
+	return tunedNode(t, version, d, func(root string) {
+		if local != "" {
+			writeNode(t, root, localPath, []byte(local))
+		}
+	})
+}
+
+// tunedNode is tuned with the node's files laid out by prep first.
+func tunedNode(t *testing.T, version string, d policy.Desired, prep func(root string)) (string, *Plan) {
+	t.Helper()
 	root := realNode(t, version)
-	if local != "" {
-		writeNode(t, root, localPath, []byte(local))
-	}
+	prep(root)
 	o := opts(root)
 	o.FalcoBinary, o.FalcoVersion = realfalco.Binary(t, version), version
 	p, err := MakePlan(d, o)

@@ -130,7 +130,7 @@ func locate(text []byte, m *yaml.Node, key string) (region, error) {
 	if v.Kind == yaml.AliasNode {
 		return region{}, fmt.Errorf("line %d: the %s is the YAML alias *%s of another value: rulekeeper does not edit through an alias (the edit would change every use of the anchor); write the text out in this rule", v.Line, key, v.Value)
 	}
-	if v.Kind == yaml.SequenceNode && key == "items" {
+	if v.Kind == yaml.SequenceNode && (key == "items" || key == "tags" || key == "exceptions") {
 		return listRegion(text, starts, m, idx, keyCol, flow)
 	}
 	if v.Kind != yaml.ScalarNode {

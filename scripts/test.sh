@@ -49,7 +49,9 @@ fi
 # init-system tests run on their own, in a PID namespace of their own (a
 # fresh /proc): they look for falco processes there, and must find only
 # their own, not the real and stand-in Falcos of other tests or programs.
-go test -count=1 -tags realfalco $(go list ./... | grep -v '/agent/initsys$')
+# reconcile's real-Falco tests start a few hundred Falcos: minutes on a
+# busy machine, past go test's default 10 minutes per package.
+go test -count=1 -timeout 40m -tags realfalco $(go list ./... | grep -v '/agent/initsys$')
 unshare --pid --fork --mount-proc go test -count=1 -tags realfalco ./agent/initsys/
 # Each fuzz target a few seconds beyond its seed corpus (longer:
 # FUZZTIME=10m bash scripts/fuzz.sh). A count, not a duration: Go 1.26's

@@ -10,7 +10,7 @@ rule "Terminal shell in container" {
     prefix = "NEW SHELL!!!"
     suffix = "!"
   }
-  desc = "not ours"
+  source = "not ours"
 }
 
 rule {

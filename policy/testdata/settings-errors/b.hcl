@@ -1,0 +1,2 @@
+falco_settings {
+}

@@ -1,0 +1,3 @@
+falco_settings {
+  json_ouput = true
+}
