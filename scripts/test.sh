@@ -36,9 +36,10 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 # Build tags: realfalco marks the tests that run the real Falco builds
-# (RULEKEEPER_FALCO_DIR), lab those that run inside the containers below.
-go vet -tags realfalco,lab ./...
-go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags realfalco,lab ./...
+# (RULEKEEPER_FALCO_DIR), prometheus the slow ones against a real
+# Prometheus, lab those that run inside the containers below.
+go vet -tags realfalco,prometheus,lab ./...
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags realfalco,prometheus,lab ./...
 # Direct dependencies in their own require block, nothing missing or extra.
 if ! go mod tidy -diff; then
   echo "go.mod/go.sum are not tidy: run go mod tidy" >&2
@@ -51,7 +52,7 @@ fi
 # their own, not the real and stand-in Falcos of other tests or programs.
 # reconcile's real-Falco tests start a few hundred Falcos: minutes on a
 # busy machine, past go test's default 10 minutes per package.
-go test -count=1 -timeout 40m -tags realfalco $(go list ./... | grep -v '/agent/initsys$')
+go test -count=1 -timeout 40m -tags realfalco,prometheus $(go list ./... | grep -v '/agent/initsys$')
 unshare --pid --fork --mount-proc go test -count=1 -tags realfalco ./agent/initsys/
 # Each fuzz target a few seconds beyond its seed corpus (longer:
 # FUZZTIME=10m bash scripts/fuzz.sh). A count, not a duration: Go 1.26's

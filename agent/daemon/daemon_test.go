@@ -18,11 +18,15 @@ import (
 // The daemon converges the exam from a git repository, then follows a new
 // commit; status tells the commit.
 func TestDaemonConvergesAndFollowsCommits(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, labOpts{})
 	l.start()
 	l.waitConverged(10 * time.Second)
 	first := l.git("rev-parse", "HEAD")
-	l.hook.wait(t, 5*time.Second, "applied", func(e hookEvent) bool { return e.f("commit") == first })
+	e := l.hook.wait(t, 5*time.Second, "applied", func(e hookEvent) bool { return e.f("commit") == first })
+	if !strings.Contains(e.Output, "applied the policy at commit "+first+": "+rulesPath) || e.f("reasons") != "policy" {
+		t.Errorf("applied alert: %q %v", e.Output, e.OutputFields)
+	}
 
 	policy, _ := os.ReadFile(examDir + "/policy.hcl")
 	next := l.commit("policy.hcl", replaceOnce(t, string(policy), `prefix  = "NEW SHELL!!!"`, `prefix  = "SHELL SPAWNED!"`))
@@ -42,8 +46,10 @@ func TestDaemonConvergesAndFollowsCommits(t *testing.T) {
 // A managed value edited on the node is put back in mode restore, and an
 // alert names the file, the rule, the old and new text.
 func TestDriftRestored(t *testing.T) {
+	t.Parallel()
 	for _, how := range []string{"in place", "rename"} {
 		t.Run(how, func(t *testing.T) {
+			t.Parallel()
 			l := newLab(t, labOpts{interval: "1h"})
 			l.start()
 			l.waitConverged(10 * time.Second)
@@ -65,8 +71,10 @@ func TestDriftRestored(t *testing.T) {
 
 // In mode alert the edit stays; it is reported once, not on every poll.
 func TestDriftAlertOnly(t *testing.T) {
+	t.Parallel()
 	for _, how := range []string{"in place", "rename"} {
 		t.Run(how, func(t *testing.T) {
+			t.Parallel()
 			l := newLab(t, labOpts{mode: agent.DriftAlert, interval: "100ms"})
 			l.start()
 			l.waitConverged(10 * time.Second)
@@ -94,12 +102,14 @@ func TestDriftAlertOnly(t *testing.T) {
 // An edit outside the managed values is tampering: reported with a diff in
 // both modes, and left as it is.
 func TestTamperReported(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{agent.DriftRestore, agent.DriftAlert} {
 		for _, tc := range []struct{ name, old, new, inDiff string }{
 			{"condition blanked", sshCond, "  condition: never_true\n", "+  condition: never_true"},
 			{"rule disabled", "  tags: [container, shell, mitre_execution]\n", "  tags: [container, shell, mitre_execution]\n  enabled: false\n", "+  enabled: false"},
 		} {
 			t.Run(mode+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
 				l := newLab(t, labOpts{mode: mode, interval: "100ms"})
 				l.start()
 				l.waitConverged(10 * time.Second)
@@ -124,6 +134,7 @@ func TestTamperReported(t *testing.T) {
 // A new vendor file (a package upgrade) is taken for the new original and
 // the policy goes back on top of it.
 func TestUpgradeReapplied(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, labOpts{interval: "1h"})
 	l.start()
 	l.waitConverged(10 * time.Second)
@@ -145,6 +156,7 @@ func TestUpgradeReapplied(t *testing.T) {
 // A commit with an invalid policy writes nothing; the refusal is told once;
 // drift is still restored with the last good policy; a fixed commit applies.
 func TestInvalidCommitKeepsLastGood(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, labOpts{interval: "100ms"})
 	l.start()
 	l.waitConverged(10 * time.Second)
@@ -156,7 +168,22 @@ func TestInvalidCommitKeepsLastGood(t *testing.T) {
 	if e.f("commit") != bad || !strings.Contains(e.f("diagnostics"), "user.uidd") || !strings.Contains(e.f("diagnostics"), "on policy.hcl line 12") {
 		t.Fatalf("refused alert: %+v", e.OutputFields)
 	}
+	// The refused head is remembered: the polls after it run the last good
+	// policy's cheap path, without planning the head again.
+	// (The pass that refused it converged with the last good one after.)
+	testwait.Eventually(t, 5*time.Second, "status does not show the refusal", func() bool {
+		st, _ := agent.ReadStatus(l.host("/var/lib/rulekeeper"))
+		return st != nil && st.Refused != nil
+	})
+	time.Sleep(300 * time.Millisecond)
+	var before time.Time
+	if st, _ := agent.ReadStatus(l.host("/var/lib/rulekeeper")); st != nil {
+		before = st.ConvergedAt
+	}
 	time.Sleep(time.Second) // ten polls
+	if st, _ := agent.ReadStatus(l.host("/var/lib/rulekeeper")); st == nil || !st.ConvergedAt.Equal(before) {
+		t.Errorf("the polls after the refusal planned again: converged at %v, then %+v", before, st)
+	}
 	if n := len(l.hook.events("refused")); n != 1 {
 		t.Fatalf("%d refused alerts, want 1:\n%s", n, l.hook.dump())
 	}
@@ -183,6 +210,7 @@ func TestInvalidCommitKeepsLastGood(t *testing.T) {
 
 // Triggers that arrive during a pass queue exactly one more pass.
 func TestSingleFlight(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, labOpts{local: true, interval: "1h"})
 	d, err := New(l.config(), Options{Root: l.root})
 	if err != nil {
@@ -227,6 +255,7 @@ func TestSingleFlight(t *testing.T) {
 
 // A second daemon on the same state directory refuses to start.
 func TestOneDaemonPerStateDir(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, labOpts{local: true, interval: "1h"})
 	l.start()
 	l.waitConverged(10 * time.Second)
@@ -238,6 +267,7 @@ func TestOneDaemonPerStateDir(t *testing.T) {
 // A rules file broken beyond parsing cannot be planned: the pass fails,
 // the error and the tampering (with its diff) are told once each.
 func TestBrokenFileReported(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, labOpts{interval: "100ms"})
 	l.start()
 	l.waitConverged(10 * time.Second)
@@ -256,6 +286,7 @@ func TestBrokenFileReported(t *testing.T) {
 // An edit made while the daemon was stopped is found when it starts: the
 // copies of the converged files outlive the process.
 func TestDriftWhileStopped(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, labOpts{interval: "1h"})
 	l.start()
 	l.waitConverged(10 * time.Second)
@@ -270,6 +301,7 @@ func TestDriftWhileStopped(t *testing.T) {
 
 // metrics { listen } serves /metrics and /healthz.
 func TestMetricsServed(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -295,5 +327,84 @@ func TestMetricsServed(t *testing.T) {
 	})
 	if code, body := get("/healthz"); code != 200 || !strings.Contains(body, `"status":"ok"`) {
 		t.Fatalf("/healthz %d %s", code, body)
+	}
+}
+
+// rules.d beside falco.yaml is watched even while it is empty: a file
+// dropped there (a drop-in that disables a rule), which Falco loads, makes
+// a pass at once, not at the next poll.
+func TestDropInEmptyRulesDirWatched(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, labOpts{interval: "1h"})
+	if err := os.Remove(l.host("/etc/falco/rules.d/.keep")); err != nil {
+		t.Fatal(err)
+	}
+	l.start()
+	l.waitConverged(10 * time.Second)
+	// The first pass, the one it asks for once its watches are set, and
+	// any its own writes make: wait until no pass has started for 500 ms.
+	before := l.d.Passes()
+	testwait.Eventually(t, 10*time.Second, "the daemon does not settle", func() bool {
+		n := l.d.Passes()
+		time.Sleep(500 * time.Millisecond)
+		quiet := n == l.d.Passes() && n >= 2
+		before = n
+		return quiet
+	})
+	if err := os.WriteFile(l.host("/etc/falco/rules.d/50-site.yaml"), []byte("- rule: "+examRule+"\n  enabled: false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testwait.Eventually(t, 5*time.Second, "a file dropped in the empty rules.d made no pass", func() bool { return l.d.Passes() > before })
+}
+
+// A rules file added to rules.d (a drop-in that disables a rule, as an
+// attacker hiding from Falco writes) is tampering: told once, and left.
+func TestDropInReported(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, labOpts{interval: "1h"})
+	l.start()
+	l.waitConverged(10 * time.Second)
+	<-l.d.Ready()
+	dropIn := "/etc/falco/rules.d/50-site.yaml"
+	body := "- rule: " + examRule + "\n  enabled: false\n"
+	if err := os.WriteFile(l.host(dropIn), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := l.hook.wait(t, 5*time.Second, "tamper", func(e hookEvent) bool { return e.f("file") == dropIn })
+	if !strings.Contains(e.Output, "a new rules file; nothing was put back") {
+		t.Errorf("tamper alert: %q", e.Output)
+	}
+	l.d.Trigger()
+	time.Sleep(300 * time.Millisecond)
+	if n := len(l.hook.events("tamper")); n != 1 {
+		t.Errorf("%d tamper alerts, want 1:\n%s", n, l.hook.dump())
+	}
+	if b, err := os.ReadFile(l.host(dropIn)); err != nil || string(b) != body {
+		t.Errorf("the drop-in was changed: %q %v", b, err)
+	}
+}
+
+// The metrics server does not wait forever for a request's headers: a
+// client that sends half a request is cut off after 5 s, so that slow
+// clients cannot hold its connections.
+func TestMetricsSlowHeaderCut(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	l := newLab(t, labOpts{local: true, interval: "1h", extra: fmt.Sprintf("metrics { listen = %q }\n", addr)})
+	l.start()
+	<-l.d.Ready()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	if _, err := c.Write([]byte("GET /metrics HTTP/1.1\r\nHost: x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(15 * time.Second))
+	_, err = io.ReadAll(c)
+	if took := time.Since(start); err != nil || took < 4*time.Second || took > 10*time.Second {
+		t.Fatalf("a request without the end of its headers was cut after %v (%v), want about 5 s", took.Round(time.Millisecond), err)
 	}
 }

@@ -23,6 +23,7 @@ func numbered(n int) string {
 // Setting the shared lines aside changes nothing in the diff: it is the
 // one udiff makes of the whole files, hunk headers included.
 func TestFileDiffSameAsWhole(t *testing.T) {
+	t.Parallel()
 	base := numbered(300)
 	for _, tc := range []struct{ name, old, new string }{
 		{"first line", "line 1\n", "line one\n"},
@@ -56,6 +57,7 @@ func TestFileDiffSameAsWhole(t *testing.T) {
 // A one-line edit of a 20 MB file costs what the line does: a small diff
 // with the right line number, and next to no memory.
 func TestFileDiffLargeFileOneLine(t *testing.T) {
+	// Not in parallel: the allocations are the whole program's.
 	before := []byte(numbered(1_500_000))
 	after := []byte(strings.Replace(string(before), "line 750000\n", "line 750000 edited\n", 1))
 	var m0, m1 runtime.MemStats
@@ -76,6 +78,7 @@ func TestFileDiffLargeFileOneLine(t *testing.T) {
 // at most MaxDiffLines lines of at most MaxLineLen bytes that says how
 // many lines it leaves out and keeps the line the file holds now.
 func TestFileDiffBounded(t *testing.T) {
+	t.Parallel()
 	vendor, err := os.ReadFile(examDir + "/node" + rulesPath)
 	if err != nil {
 		t.Fatal(err)
@@ -113,5 +116,63 @@ func TestFileDiffBounded(t *testing.T) {
 				t.Errorf("does not keep %q:\n%s", tc.keeps, d)
 			}
 		})
+	}
+}
+
+// A region too large to diff is shown as its old lines removed and its new
+// lines added, from the line where it begins (three lines of context
+// before): the new lines get at least half the room, and the room the old
+// lines leave; each side says how many lines it leaves out.
+func TestFileDiffWholeHunk(t *testing.T) {
+	t.Parallel()
+	block := func(prefix string, n int) string {
+		var b strings.Builder
+		for i := 1; i <= n; i++ {
+			fmt.Fprintf(&b, "%s %d\n", prefix, i)
+		}
+		return b.String()
+	}
+	head := block("keep", 5)
+	room := alert.MaxDiffLines - 6
+	for _, tc := range []struct {
+		name           string
+		old, new       string
+		header         string
+		minus, plus    int
+		moreOld, moreN int // lines left out of each side; 0: none said
+	}{
+		{"both large", block("a", 20000), block("b", 20000), "@@ -3,20003 +3,20003 @@", room / 2, room - room/2, 20003 - room/2, 20003 - (room - room/2)},
+		{"a line replaced by many", "x\n", block("b", 40000), "@@ -3,4 +3,40003 @@", 4, room - 4, 0, 40003 - (room - 4)},
+	} {
+		d := fileDiff("/f", []byte(head+tc.old), []byte(head+tc.new))
+		lines := strings.Split(strings.TrimSuffix(d, "\n"), "\n")
+		if len(lines) < 3 || lines[0] != "--- a/f" || lines[1] != "+++ b/f" || lines[2] != tc.header {
+			t.Errorf("%s: head of the diff:\n%.300s", tc.name, d)
+			continue
+		}
+		minus, plus := 0, 0
+		var more []string
+		for _, l := range lines[3:] {
+			switch {
+			case strings.HasPrefix(l, "-"):
+				minus++
+			case strings.HasPrefix(l, "+"):
+				plus++
+			case strings.HasPrefix(l, "… "):
+				more = append(more, l)
+			}
+		}
+		var want []string
+		for _, n := range []int{tc.moreOld, tc.moreN} {
+			if n > 0 {
+				want = append(want, fmt.Sprintf("… %d more lines", n))
+			}
+		}
+		if minus != tc.minus || plus != tc.plus || strings.Join(more, "|") != strings.Join(want, "|") {
+			t.Errorf("%s: %d lines removed, %d added, %q; want %d, %d, %q", tc.name, minus, plus, more, tc.minus, tc.plus, want)
+		}
+		if lines[3] != "-keep 3" {
+			t.Errorf("%s: the hunk does not begin with the context line keep 3: %q", tc.name, lines[3])
+		}
 	}
 }

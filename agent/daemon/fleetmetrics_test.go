@@ -24,6 +24,7 @@ import (
 // and the applied commit's committer time follow the node, drift put back
 // counts as restored, the build is told.
 func TestFleetMetricsFollowTheNode(t *testing.T) {
+	t.Parallel()
 	addr := freeAddr(t)
 	l := newLab(t, labOpts{interval: "1h", extra: fmt.Sprintf("metrics { listen = %q }\n", addr)})
 	d, err := New(l.config(), Options{Root: l.root, Log: testLog(t), Version: "9.8.7"})
@@ -61,6 +62,7 @@ func TestFleetMetricsFollowTheNode(t *testing.T) {
 // In drift mode alert, drift left in place counts as not restored and the
 // node is not converged until someone puts the value back.
 func TestFleetMetricsDriftLeftInPlace(t *testing.T) {
+	t.Parallel()
 	addr := freeAddr(t)
 	l := newLab(t, labOpts{mode: agent.DriftAlert, interval: "100ms", extra: fmt.Sprintf("metrics { listen = %q }\n", addr)})
 	l.start()
@@ -102,6 +104,7 @@ func TestFleetMetricsDriftLeftInPlace(t *testing.T) {
 // A commit Falco refuses: the reload is timed under its method, the
 // rollback counted, and the node is not converged on the policy.
 func TestFleetMetricsRollback(t *testing.T) {
+	t.Parallel()
 	addr := freeAddr(t)
 	l := newLab(t, labOpts{local: true, interval: "1h", extra: fmt.Sprintf("metrics { listen = %q }\n", addr)})
 	l.startWithStandin()
@@ -111,6 +114,9 @@ func TestFleetMetricsRollback(t *testing.T) {
 	m.wait(t, "rulekeeper_reload_duration_seconds", []string{"method", "signal"}, 1)
 	if got := m.value(t, "rulekeeper_rollbacks_total"); got != 0 {
 		t.Fatalf("rollbacks = %v before any, want 0", got)
+	}
+	if n := m.series(t, "rulekeeper_rollback_commit_info"); n != 0 {
+		t.Fatalf("%d rulekeeper_rollback_commit_info series before any rollback, want 0", n)
 	}
 	// A local policy folder has no commit, so no commit time either.
 	if n := m.series(t, "rulekeeper_applied_commit_timestamp_seconds"); n != 0 {
@@ -131,10 +137,17 @@ rule "Terminal shell in container" {
 	l.hook.wait(t, 30*time.Second, "rollback", nil)
 	m.wait(t, "rulekeeper_rollbacks_total", nil, 1)
 	m.wait(t, "rulekeeper_converged", nil, 0)
+	// The rolled-back commit is named for the gates of later waves (a
+	// local policy folder's is "").
+	if n := m.series(t, "rulekeeper_rollback_commit_info"); n != 1 {
+		t.Errorf("%d rulekeeper_rollback_commit_info series after a rollback, want 1", n)
+	}
 	// The refused reload and the one that put the files back are one
-	// observation, the first apply's the other.
-	if got := m.value(t, "rulekeeper_reload_duration_seconds", "method", "signal"); got != 2 {
-		t.Fatalf("%v signal reloads observed, want 2", got)
+	// observation; each apply before it (the first, and one more when the
+	// event of the first write came after the policy changed) another.
+	applied := len(l.hook.events("applied"))
+	if got := m.value(t, "rulekeeper_reload_duration_seconds", "method", "signal"); got != float64(applied+1) {
+		t.Fatalf("%v signal reloads observed, want %d: %d applies and the rollback", got, applied+1, applied)
 	}
 	if sum := m.sum(t, "rulekeeper_reload_duration_seconds"); sum < 0.3 {
 		t.Fatalf("reloads took %vs in all, less than the stand-in's settle time", sum)
@@ -144,6 +157,7 @@ rule "Terminal shell in container" {
 // The method label's fixed set is the agent's reload methods: none is
 // counted as "other".
 func TestReloadMethodLabels(t *testing.T) {
+	t.Parallel()
 	for _, m := range []initsys.Method{initsys.MethodWatch, initsys.MethodSystemd, initsys.MethodSysV, initsys.MethodSignal} {
 		if !slices.Contains(alert.ReloadMethods, string(m)) {
 			t.Errorf("reload method %q is not a value of rulekeeper_reload_duration_seconds{method}", m)

@@ -53,6 +53,7 @@ func (m *messages) find(sub ...string) bool {
 // error, not only in a field: a policy folder that cannot be read, and a
 // Falco config that cannot be read.
 func TestFailureMessageCarriesReason(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, labOpts{local: true, interval: "100ms"})
 	msgs := &messages{next: testLog(t).Handler()}
 	d, err := New(l.config(), Options{Root: l.root, Log: slog.New(msgs)})
@@ -90,6 +91,7 @@ func TestFailureMessageCarriesReason(t *testing.T) {
 // edit there is tampering told with the sizes and the new hash, without a
 // diff, and no copy of it is kept in the state directory.
 func TestUnmanagedEditByHash(t *testing.T) {
+	t.Parallel()
 	l := newLab(t, labOpts{interval: "100ms"})
 	site := "/etc/falco/rules.d/10-site.yaml"
 	if err := os.WriteFile(l.host(site), []byte("- list: site_hosts\n  items: [a]\n"), 0o644); err != nil {
@@ -115,6 +117,7 @@ func TestUnmanagedEditByHash(t *testing.T) {
 
 // A password written into the source URL is refused at start, and the refusal does not repeat it.
 func TestURLCredentialsNeverShown(t *testing.T) {
+	t.Parallel()
 	cfgFile := filepath.Join(t.TempDir(), "agent.hcl")
 	os.WriteFile(cfgFile, []byte("source {\n  url = \"http://rk:s3cret-pw@127.0.0.1:9/policy.git\"\n}\nfalco { binary = \"none\" }\n"), 0o644)
 	ld := agent.LoadConfig(cfgFile)

@@ -78,13 +78,8 @@ func observeFile(path string, keep bool) *seen {
 	return s
 }
 
-// sizeChange tells, for an edit whose content was not kept, what changed.
+// sizeChange tells, for an edit of a file (there before and now) whose
+// content was not kept, what changed.
 func sizeChange(before, after *seen) string {
-	switch {
-	case before == nil:
-		return fmt.Sprintf("a new file of %d bytes", after.Size)
-	case after == nil:
-		return fmt.Sprintf("the file of %d bytes was removed", before.Size)
-	}
 	return fmt.Sprintf("%d bytes before, %d now, sha256 %x now; rulekeeper keeps no copy of files it does not manage, so it has no diff", before.Size, after.Size, after.Sum)
 }

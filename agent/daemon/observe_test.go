@@ -12,6 +12,7 @@ import (
 // file rulekeeper does not manage, a FIFO and a missing file are not read
 // into memory.
 func TestObserveBounded(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	small := filepath.Join(dir, "small.yaml")
 	if err := os.WriteFile(small, []byte("- list: x\n  items: []\n"), 0o644); err != nil {

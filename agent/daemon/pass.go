@@ -175,9 +175,6 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 	}
 	d.converged(ctx, out, applied, rev, commit, dir, now, edits)
 	if serr != nil { // converged with what the node had; the source still failed
-		// The fault as told when it began: a retry rewrites nothing.
-		d.loop.status.LastError = ls.faultIncident
-		d.saveStatus()
 		d.alerts.ObservePass(commit, time.Since(start), 0, serr)
 		return wait
 	}
@@ -266,6 +263,7 @@ func (d *Daemon) converged(ctx context.Context, out *agent.Outcome, applied bool
 		d.alerts.Emit(ctx, ev)
 	}
 
+	edits = append(edits, d.newFiles(p, now)...)
 	fresh := d.tellEdits(ctx, p, edits, applied, commit)
 
 	files := p.RulesFiles()
@@ -301,7 +299,10 @@ func (d *Daemon) converged(ctx context.Context, out *agent.Outcome, applied bool
 		ls.converged = true
 		ls.full = time.Now()
 		ls.status.ConvergedAt = ls.full.UTC()
-		ls.status.LastError = nil
+		// A source that fails still is the incident, as told when it began
+		// (a retry rewrites nothing); the status file never shows it gone
+		// while it lasts.
+		ls.status.LastError = ls.faultIncident
 		ls.problem = ""
 		if commit != "" && commit != ls.status.Commit {
 			ls.status.Commit, ls.status.CommitTime = commit, time.Time{}
@@ -326,6 +327,31 @@ func (d *Daemon) converged(ctx context.Context, out *agent.Outcome, applied bool
 	d.watch(files)
 	ls.status.ReloadMethod = d.ReloadMethod
 	d.saveStatus()
+}
+
+// newFiles lists the rules files of the plan that the converged state did
+// not have and the plan does not write: files someone added to a rules
+// folder (a drop-in in rules.d that disables a rule). The snapshot could
+// not look at them: only the plan knows them.
+func (d *Daemon) newFiles(p *reconcile.Plan, now map[string]*seen) []edit {
+	if !d.loop.seen.baseline() {
+		return nil
+	}
+	planned := map[string]bool{}
+	for _, fc := range p.Files {
+		planned[fc.Path] = true
+	}
+	var out []edit
+	for _, f := range p.RulesFiles() {
+		if _, ok := now[f]; ok || planned[f] {
+			continue
+		}
+		if o := observe(d.root, f, p.Manages(f)); o != nil {
+			now[f] = o
+			out = append(out, edit{Path: f, Now: o})
+		}
+	}
+	return out
 }
 
 // snapshot looks at the rule files (nil: missing) of the last plan and

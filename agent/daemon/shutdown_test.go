@@ -11,7 +11,9 @@ import (
 // returns, so the last change of a node that shuts down is not lost; a
 // receiver that never answers holds the shutdown 5 s at most.
 func TestShutdownDeliversQueuedAlerts(t *testing.T) {
+	t.Parallel()
 	t.Run("slow receiver", func(t *testing.T) {
+		t.Parallel()
 		l := newLab(t, labOpts{})
 		l.hook.slow(time.Second)
 		l.start()
@@ -22,6 +24,7 @@ func TestShutdownDeliversQueuedAlerts(t *testing.T) {
 		}
 	})
 	t.Run("receiver that never answers", func(t *testing.T) {
+		t.Parallel()
 		l := newLab(t, labOpts{})
 		l.hook.slow(time.Hour)
 		l.start()

@@ -81,6 +81,10 @@ alert {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Polls that meet a fault back off up to 5 minutes; here up to 2 s (the
+	// doubling from 200 ms stays as it is), so that the daemon finds a
+	// server that came back within seconds, however many polls met it.
+	d.loop.backoff.Max = min(d.loop.backoff.Max, 2*time.Second)
 	// The lock is a gate: a pass waits here while the test holds it.
 	d.beforePass = func() { n.pause.Lock(); n.pause.Unlock() } //lint:ignore SA2001 a gate, not a critical section
 	n.run(d)
@@ -166,12 +170,18 @@ func (n *srcNode) faultTold(kind string) {
 	})
 }
 
-// polls waits until k more passes have started: so many more polls met
-// the same fault.
-func (n *srcNode) polls(k int64) {
+// polls makes k more passes, one after the other, each fetching from the
+// source: so many more polls meet the same fault. They are triggered, as a
+// change of the rule files does: the timer's polls back off, and on a
+// loaded machine three of them can take half a minute.
+func (n *srcNode) polls(k int) {
 	n.t.Helper()
-	want := n.d.Passes() + k
-	testwait.Eventually(n.t, 15*time.Second, fmt.Sprintf("fewer than %d more passes", k), func() bool { return n.d.Passes() >= want })
+	// Passes run one at a time: once one more has started, the k-th is over.
+	for i := range k + 1 {
+		want := n.d.Passes() + 1
+		n.d.Trigger()
+		testwait.Eventually(n.t, 15*time.Second, fmt.Sprintf("pass %d of %d more did not start", i+1, k), func() bool { return n.d.Passes() >= want })
+	}
 }
 
 // faultOnce checks that the fault met by the last polls was told once: one
@@ -222,6 +232,7 @@ func (n *srcNode) recovered() {
 // once over several polls, shows it in status; the server comes back on
 // the same port and commit B, pushed meanwhile, is applied by itself.
 func TestSourceUnreachable(t *testing.T) {
+	t.Parallel()
 	up := gitserve.NewUpstream(t)
 	a := up.Commit("A", map[string]string{"policy.hcl": examPolicy(t, "NEW SHELL!!!")})
 	srv := gitserve.StartDaemon(t, up.Root)
@@ -248,6 +259,7 @@ func TestSourceUnreachable(t *testing.T) {
 // interval the waits double (200, 400, 800, 1600 ms), so over 3 s of faults
 // the server sees about four attempts, not fifteen.
 func TestSourceFaultsBackOff(t *testing.T) {
+	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -280,6 +292,7 @@ func TestSourceFaultsBackOff(t *testing.T) {
 // the server; one line, the node keeps its state, the token is nowhere in
 // the logs, status or alerts; the right token again and the daemon goes on.
 func TestSourceAuthRefused(t *testing.T) {
+	t.Parallel()
 	const token = "tok-7d1e5b3a9c2f4e60"
 	const wrong = "tok-wrong-0a9b8c7d6e"
 	up := gitserve.NewUpstream(t)
@@ -331,6 +344,7 @@ func TestSourceAuthRefused(t *testing.T) {
 // A force-push that rewrites history is followed; the log and the applied
 // alert say that history was rewritten and name the commit it replaced.
 func TestSourceForcePush(t *testing.T) {
+	t.Parallel()
 	up := gitserve.NewUpstream(t)
 	a := up.Commit("A", map[string]string{"policy.hcl": examPolicy(t, "NEW SHELL!!!")})
 	srv := gitserve.StartDaemon(t, up.Root)
@@ -346,8 +360,16 @@ func TestSourceForcePush(t *testing.T) {
 		t.Error("no log line says that history was rewritten")
 	}
 	e := n.hook.wait(t, 5*time.Second, "applied", func(e hookEvent) bool { return e.f("commit") == c })
-	if e.f("history_rewritten") != "true" || e.f("previous") != b || !strings.Contains(e.Output, "history was rewritten") {
+	if e.f("history_rewritten") != "true" || e.f("previous") != b || !strings.Contains(e.Output, "history was rewritten") || e.f("reasons") != "policy" {
 		t.Errorf("the applied alert of %s does not say history was rewritten over %s: %s %+v", c, b, e.Output, e.OutputFields)
+	}
+	// A force-push to a commit whose policy the node runs already is told
+	// too, though nothing is written.
+	up.Git("reset", "-q", "--hard", a)
+	d := up.Commit("D, C's policy again", map[string]string{"policy.hcl": examPolicy(t, "SHELL C!")})
+	e = n.hook.wait(t, 15*time.Second, "applied", func(e hookEvent) bool { return e.f("commit") == d })
+	if e.f("history_rewritten") != "true" || e.f("previous") != c || !strings.Contains(e.Output, "the rule files needed no change") {
+		t.Errorf("the alert of %s does not say history was rewritten over %s: %s %+v", d, c, e.Output, e.OutputFields)
 	}
 	if e := n.hook.wait(t, 5*time.Second, "applied", func(e hookEvent) bool { return e.f("commit") == b }); e.f("history_rewritten") != "" {
 		t.Errorf("a fast-forward was reported as rewritten history: %+v", e.OutputFields)
@@ -357,6 +379,7 @@ func TestSourceForcePush(t *testing.T) {
 // The branch is deleted at the server: ref-not-found once, the last state
 // kept; the branch pushed again with a new commit: applied.
 func TestSourceBranchDeleted(t *testing.T) {
+	t.Parallel()
 	up := gitserve.NewUpstream(t)
 	a := up.Commit("A", map[string]string{"policy.hcl": examPolicy(t, "NEW SHELL!!!")})
 	srv := gitserve.StartDaemon(t, up.Root)
@@ -379,6 +402,7 @@ func TestSourceBranchDeleted(t *testing.T) {
 // follows the next commit. No fault reaches the operator: the clone is the
 // agent's own.
 func TestSourceCorruptClone(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		spoil    func(file string) error
@@ -397,6 +421,7 @@ func TestSourceCorruptClone(t *testing.T) {
 		}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			up := gitserve.NewUpstream(t)
 			a := up.Commit("A", map[string]string{"policy.hcl": examPolicy(t, "NEW SHELL!!!")})
 			srv := gitserve.StartDaemon(t, up.Root)
@@ -452,6 +477,7 @@ func TestSourceCorruptClone(t *testing.T) {
 // last good state and an alert names the commit. The next trusted commit
 // is applied.
 func TestSourceSignedCommits(t *testing.T) {
+	t.Parallel()
 	trusted, stranger := gitserve.NewKey(t, "fleet-admin"), gitserve.NewKey(t, "intruder")
 	up := gitserve.NewUpstream(t)
 	a := up.SignedCommit("A", map[string]string{"policy.hcl": examPolicy(t, "NEW SHELL!!!")}, trusted)

@@ -13,12 +13,24 @@ import (
 // becomes) into a temporary directory and returns rulekeeper's path.
 func Programs(tb testing.TB) string {
 	tb.Helper()
+	return filepath.Join(build(tb, "github.com/rulekeeper/rulekeeper", "github.com/rulekeeper/rulekeeper/cmd/rulekeeperd"), "rulekeeper")
+}
+
+// Daemon builds rulekeeperd alone (one link instead of two, for the tests
+// that run only the daemon) and returns its path.
+func Daemon(tb testing.TB) string {
+	tb.Helper()
+	return filepath.Join(build(tb, "github.com/rulekeeper/rulekeeper/cmd/rulekeeperd"), "rulekeeperd")
+}
+
+// build builds the packages into a temporary directory and returns it.
+func build(tb testing.TB, pkgs ...string) string {
+	tb.Helper()
 	dir := tb.TempDir()
-	cmd := exec.Command("go", "build", "-o", dir+"/",
-		"github.com/rulekeeper/rulekeeper", "github.com/rulekeeper/rulekeeper/cmd/rulekeeperd")
+	cmd := exec.Command("go", append([]string{"build", "-o", dir + "/"}, pkgs...)...)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		tb.Fatalf("go build: %v\n%s", err, out)
 	}
-	return filepath.Join(dir, "rulekeeper")
+	return dir
 }

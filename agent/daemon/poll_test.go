@@ -1,0 +1,120 @@
+package daemon
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rulekeeper/rulekeeper/agent"
+)
+
+// The next poll comes after the interval plus a random part of the splay,
+// never before the interval; without splay, at the interval exactly.
+func TestPollWaitsIntervalPlusSplay(t *testing.T) {
+	t.Parallel()
+	for _, splay := range []time.Duration{0, time.Minute} {
+		l := newLab(t, labOpts{local: true, interval: "1h"})
+		cfg := l.config()
+		cfg.Splay = splay
+		d, err := New(cfg, Options{Root: l.root})
+		if err != nil {
+			t.Fatal(err)
+		}
+		late := 0
+		for i := range 8 {
+			w := d.pass(context.Background(), i > 0)
+			if w < time.Hour || w >= time.Hour+max(splay, 1) {
+				t.Errorf("splay %v: next poll in %v, want the interval (1h) plus less than the splay", splay, w)
+			}
+			if w > time.Hour+time.Second {
+				late++
+			}
+		}
+		if !strings.Contains(l.rules(), examLine) {
+			t.Errorf("splay %v: the passes did not converge the node", splay)
+		}
+		// Eight draws of a minute's splay all under a second: (1/60)^8.
+		if splay > 0 && late == 0 {
+			t.Errorf("splay %v: every poll within a second of the interval: the splay is not applied", splay)
+		}
+		d.watcher.Close()
+		d.lock.Close()
+	}
+}
+
+// A paused rollout holds a new head on the waves after the first: the node
+// keeps its policy, says why once, and polls again at its interval (a hold
+// has no time of its own to wait for).
+func TestPausedRolloutHolds(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, labOpts{interval: "1h"})
+	cfg := l.config()
+	cfg.Node.Labels = map[string]string{"rulekeeper_wave": "rest"}
+	d, err := New(cfg, Options{Root: l.root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.lock.Close()
+	defer d.watcher.Close()
+	ctx := context.Background()
+	d.pass(ctx, false) // a new node applies the head at once
+	converged := l.rules()
+	head := l.commit("policy.hcl", strings.Replace(rolloutPolicy(t, "", "PAUSED SHELL!!!", "", time.Second), "delay = ", "paused = true\n  delay = ", 1))
+	for range 3 {
+		if w := d.pass(ctx, true); w != time.Hour {
+			t.Errorf("next poll in %v while the rollout is paused, want the interval (1h)", w)
+		}
+	}
+	if r := d.loop.status.Rollout; r == nil || r.Head != head || r.State != "paused" || !strings.Contains(r.Reason, "paused") {
+		t.Errorf("rollout status: %+v", r)
+	}
+	if l.rules() != converged {
+		t.Error("a paused rollout changed the rules file of wave 1")
+	}
+	if err := d.alerts.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var held []hookEvent
+	for _, e := range l.hook.events("rollout") {
+		if e.f("state") == "paused" {
+			held = append(held, e)
+		}
+	}
+	if len(held) != 1 || !strings.Contains(held[0].Output, "is held: the rollout is paused") || held[0].Priority != "Informational" {
+		t.Errorf("want one alert that the paused rollout holds the commit:\n%s", l.hook.dump())
+	}
+
+	// A head without a rollout block applies at once, and status no
+	// longer tells a rollout.
+	l.commit("policy.hcl", examPolicy(t, "PLAIN SHELL!!!"))
+	d.pass(ctx, true)
+	if !strings.Contains(l.rules(), "    PLAIN SHELL!!! user_id") || d.loop.status.Rollout != nil {
+		t.Errorf("a head without rollout block: applied %v, rollout status %+v", strings.Contains(l.rules(), "PLAIN SHELL!!!"), d.loop.status.Rollout)
+	}
+}
+
+// Two answers of a gate are the same when query, threshold, error and
+// value are: the status keeps the first one's time.
+func TestGateSameAnswer(t *testing.T) {
+	t.Parallel()
+	one, two := 1.0, 2.0
+	base := agent.GateCheck{Query: "q", Threshold: 0, Value: &one}
+	if !sameAnswer(&base, &agent.GateCheck{Query: "q", Threshold: 0, Value: &one}) {
+		t.Error("the same answer taken for another")
+	}
+	for name, other := range map[string]agent.GateCheck{
+		"query":     {Query: "r", Value: &one},
+		"threshold": {Query: "q", Threshold: 1, Value: &one},
+		"error":     {Query: "q", Error: "down", Value: &one},
+		"value":     {Query: "q", Value: &two},
+		"no value":  {Query: "q"},
+	} {
+		if sameAnswer(&base, &other) || sameAnswer(&other, &base) {
+			t.Errorf("answers with another %s taken for the same", name)
+		}
+	}
+	if !sameAnswer(&agent.GateCheck{Query: "q", Error: "down"}, &agent.GateCheck{Query: "q", Error: "down"}) {
+		t.Error("two errors alike taken for different answers")
+	}
+}
