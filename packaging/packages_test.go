@@ -26,6 +26,7 @@ var wantDeb = map[string]string{
 
 	"./usr/share/rulekeeper/prometheus/rulekeeper-alerts.yaml": "-rw-r--r--",
 	"./usr/share/rulekeeper/grafana/rulekeeper-fleet.json":     "-rw-r--r--",
+	"./usr/share/rulekeeper/nginx/rulekeeper-git.conf":         "-rw-r--r--",
 }
 
 var wantRPM = map[string]string{
@@ -39,6 +40,7 @@ var wantRPM = map[string]string{
 
 	"/usr/share/rulekeeper/prometheus/rulekeeper-alerts.yaml": "-rw-r--r--",
 	"/usr/share/rulekeeper/grafana/rulekeeper-fleet.json":     "-rw-r--r--",
+	"/usr/share/rulekeeper/nginx/rulekeeper-git.conf":         "-rw-r--r--",
 }
 
 func TestDebContents(t *testing.T) {
@@ -88,6 +90,7 @@ func TestDebBinaryVersion(t *testing.T) {
 
 		"usr/share/rulekeeper/prometheus/rulekeeper-alerts.yaml": "prometheus/rulekeeper-alerts.yaml",
 		"usr/share/rulekeeper/grafana/rulekeeper-fleet.json":     "grafana/rulekeeper-fleet.json",
+		"usr/share/rulekeeper/nginx/rulekeeper-git.conf":         "nginx/rulekeeper-git.conf",
 	} {
 		a, _ := os.ReadFile(filepath.Join(dir, pkgPath))
 		b, _ := os.ReadFile(src)

@@ -108,6 +108,8 @@ func (r recipe) info(format, man, man8, changelog string) *nfpm.Info {
 		file(src("prometheus/rulekeeper-alerts.yaml"), "/usr/share/rulekeeper/prometheus/rulekeeper-alerts.yaml", 0o644),
 		// For the fleet's Grafana to import; README.md, "Observing a fleet".
 		file(src("grafana/rulekeeper-fleet.json"), "/usr/share/rulekeeper/grafana/rulekeeper-fleet.json", 0o644),
+		// For the fleet's git server; README.md, "Scale, measured".
+		file(src("nginx/rulekeeper-git.conf"), "/usr/share/rulekeeper/nginx/rulekeeper-git.conf", 0o644),
 	}
 	switch format {
 	case "deb":

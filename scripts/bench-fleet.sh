@@ -9,7 +9,8 @@
 #   http-nosplay  smart HTTP (nginx + fcgiwrap + git http-backend), no splay
 #   http          the same with splay
 #   git-daemon    git daemon, with splay
-#   http-cache    smart HTTP with nginx keeping the ref advertisement 1 s
+#   http-cache    smart HTTP with nginx keeping the ref advertisement 5 s, as
+#                 packaging/nginx/rulekeeper-git.conf (which every HTTP run serves with)
 #   http-cache-nosplay  the same without splay
 #   (git-daemon-nosplay too, not run by default)
 # The agents start at random times within two minutes (FLEET_SPREAD), as

@@ -336,3 +336,23 @@ func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// reopen is New for a daemon restarted on the state directory of one that
+// has just stopped, in this test process. The lock is free once Run has
+// returned, but a process another test forks in that instant holds a copy
+// of the lock's descriptor until its exec closes it (close-on-exec): for
+// that moment the lock still reads as taken. A new process, as systemd
+// starts one, never sees this.
+func reopen(t testing.TB, cfg *agent.Config, opts Options) *Daemon {
+	t.Helper()
+	var d *Daemon
+	var err error
+	testwait.Eventually(t, 5*time.Second, "the stopped daemon's lock to be free", func() bool {
+		d, err = New(cfg, opts)
+		return err == nil || !strings.Contains(err.Error(), "another rulekeeper daemon runs")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}

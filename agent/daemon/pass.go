@@ -41,6 +41,10 @@ type loopState struct {
 	status        agent.Status
 	written       []byte      // status file as last written
 	head          headRollout // the rollout of the head commit
+	fetch         deferredFetch
+	// rewrite is a head checked out that does not descend from the commit
+	// the node ran then (a force-push), told when the node applies it.
+	rewrite struct{ commit, previous string }
 
 	// converged says the last pass that looked at the files left them as
 	// the policy says (rulekeeper_converged).
@@ -82,13 +86,32 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 		d.log.Info("policy source reachable again", "commit", rev.Commit)
 	}
 
+	if serr == nil && rev.Ahead == "" {
+		ls.fetch.since = time.Time{}
+	}
+	if changed {
+		ls.rewrite.commit, ls.rewrite.previous = "", ""
+		if rev.Rewritten {
+			ls.rewrite.commit, ls.rewrite.previous = rev.Commit, rev.Previous
+		}
+	}
+
 	dir, commit := rev.Dir, rev.Commit
 	if commit != "" && commit == ls.refused || dir == "" {
 		dir, commit = d.good()
 	}
-	// A new head waits for the node's wave (and the gate): until then the
-	// pass runs the policy the node has.
-	if commit != "" && commit == rev.Commit && commit != ls.commit {
+	if rev.Ahead != "" {
+		// The head is still on the server (fetchNow): rev is not the head
+		// and is never applied; the node runs what it has. (A failed
+		// Sync returns the last revision as it was, Ahead included: the
+		// node still knows its checkout is not the head.)
+		dir, commit = d.good()
+		if serr == nil {
+			wait = min(wait, time.Until(ls.fetch.at))
+		}
+	} else if commit != "" && commit == rev.Commit && commit != ls.commit {
+		// A new head waits for the node's wave (and the gate): until then
+		// the pass runs the policy the node has.
 		if hold, next := d.holdHead(ctx, rev); hold {
 			dir, commit = d.good()
 			if next > 0 {
@@ -173,7 +196,7 @@ func (d *Daemon) sync(ctx context.Context) (source.Revision, bool, error) {
 	if d.src == nil {
 		return source.Revision{Dir: d.cfg.PolicyDir}, false, nil
 	}
-	rev, changed, err := d.src.Sync(ctx)
+	rev, changed, err := d.src.SyncWith(ctx, source.Poll{Fetch: d.fetchNow, Base: d.loop.commit})
 	return rev, changed, alert.WithKind("source", err)
 }
 
@@ -214,8 +237,13 @@ func (d *Daemon) converged(ctx context.Context, out *agent.Outcome, applied bool
 	p := out.Plan
 	wrote := applied && out.Result != nil && len(out.Result.Written)+len(out.Result.Removed) > 0
 	// A force-push is told with the commit it brought, whether or not the
-	// node needed a change: someone rewrote the policy's history.
-	rewritten := applied && rev.Rewritten && commit == rev.Commit
+	// node needed a change, when the node applies it (a wave may have held
+	// it for a while): someone rewrote the policy's history.
+	rewritten := applied && commit != "" && commit == ls.rewrite.commit
+	previous := ls.rewrite.previous
+	if rewritten {
+		ls.rewrite.commit, ls.rewrite.previous = "", ""
+	}
 	if wrote {
 		// Converge reloaded Falco and verified it (a failure rolled back
 		// and comes back as ErrRolledBack, reported by the caller).
@@ -223,7 +251,7 @@ func (d *Daemon) converged(ctx context.Context, out *agent.Outcome, applied bool
 			Message: fmt.Sprintf("applied the policy%s: %s", at(commit), strings.Join(append(out.Result.Written, out.Result.Removed...), ", ")),
 			Fields:  map[string]string{"reasons": strings.Join(reasonsOf(p), ",")}}
 		if rewritten {
-			markRewritten(&ev, rev.Previous)
+			markRewritten(&ev, previous)
 		}
 		d.alerts.Emit(ctx, ev)
 		ls.status.AppliedAt = time.Now().UTC()
@@ -231,7 +259,7 @@ func (d *Daemon) converged(ctx context.Context, out *agent.Outcome, applied bool
 	} else if rewritten {
 		ev := alert.Event{Kind: alert.Applied, Commit: commit,
 			Message: fmt.Sprintf("now at commit %s; the rule files needed no change", commit)}
-		markRewritten(&ev, rev.Previous)
+		markRewritten(&ev, previous)
 		d.alerts.Emit(ctx, ev)
 	}
 

@@ -51,6 +51,9 @@ func (d *Daemon) holdHead(ctx context.Context, rev source.Revision) (hold bool, 
 	place := rollout.Place(r, d.node.Hostname, d.node.Labels)
 	st := &agent.RolloutStatus{Wave: place.Wave, WaveName: place.Name, Waves: len(r.Waves), PlacedBy: place.By,
 		Head: rev.Commit, HeadTime: rev.Time, FirstSeen: now}
+	if seen := d.firstSeen(rev.Commit); !seen.IsZero() && seen.Before(now) {
+		st.FirstSeen = seen // listed on the server before it was fetched
+	}
 	if old := ls.status.Rollout; old != nil && old.Head == rev.Commit && !old.FirstSeen.IsZero() {
 		st.FirstSeen = old.FirstSeen
 	}
@@ -80,8 +83,8 @@ func (d *Daemon) holdHead(ctx context.Context, rev source.Revision) (hold bool, 
 	}
 	hold = st.State != "applied"
 	d.tellRollout(ctx, st, r)
-	ls.status.Rollout = st
-	d.saveStatus()
+	// The metrics first: whoever reads the status file finds /metrics
+	// already saying the same.
 	m := alert.RolloutInfo{Wave: place.Wave, State: st.State}
 	if hold {
 		m.Pending, m.ApplyAfter = rev.Commit, st.ApplyAfter
@@ -90,6 +93,8 @@ func (d *Daemon) holdHead(ctx context.Context, rev source.Revision) (hold bool, 
 		}
 	}
 	d.alerts.ObserveRollout(m)
+	ls.status.Rollout = st
+	d.saveStatus()
 	return hold, next
 }
 

@@ -32,6 +32,8 @@ type fleetOpts struct {
 	port    int    // of /metrics
 	standin bool   // a stand-in Falco that can refuse a change
 	source  string // more lines of the source block
+	// interval between polls; 300ms when empty.
+	interval string
 }
 
 func startFleetNode(t *testing.T, name, url string, o fleetOpts) *fleetNode {
@@ -45,12 +47,15 @@ func startFleetNode(t *testing.T, name, url string, o fleetOpts) *fleetNode {
 	if o.port == 0 {
 		o.port = gitserve.FreePort(t)
 	}
+	if o.interval == "" {
+		o.interval = "300ms"
+	}
 	n.metrics = "127.0.0.1:" + strconv.Itoa(o.port)
 	cfgFile := filepath.Join(dir, "agent.hcl")
 	gitserve.WriteFile(t, cfgFile, fmt.Sprintf(`source {
   url      = %q
   branch   = "main"
-  interval = "300ms"
+  interval = %q
   timeout  = "10s"
 %s
 }
@@ -64,7 +69,7 @@ alert {
   webhook_url     = %q
   webhook_retries = 0
 }
-`, url, o.source, name, o.labels, n.metrics, n.hook.srv.URL))
+`, url, o.interval, o.source, name, o.labels, n.metrics, n.hook.srv.URL))
 	ld := agent.LoadConfig(cfgFile)
 	if ld.Config == nil {
 		t.Fatalf("config: %v", ld.Diags)
@@ -185,10 +190,7 @@ func TestRolloutTrailerNeedsVerification(t *testing.T) {
 
 	// A restart keeps the wait where it was.
 	plain.stop()
-	d, err := New(plain.d.cfg, Options{Root: plain.root, Log: slog.New(slog.NewTextHandler(plain.logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := reopen(t, plain.d.cfg, Options{Root: plain.root, Log: slog.New(slog.NewTextHandler(plain.logs, nil))})
 	passes := d.Passes()
 	plain.run(d)
 	testwait.Eventually(t, 10*time.Second, "no pass after the restart", func() bool { return d.Passes() > passes+1 })

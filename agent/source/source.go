@@ -34,7 +34,23 @@ type Revision struct {
 	// the previous commit: the branch or tag was force-pushed. The source follows it (as Flux
 	// does); the caller should alert. Left false when the answer is unknown (after a re-clone).
 	Rewritten bool
-	Previous  string // the commit checked out before this one, "" if none
+	Previous  string // the commit checked out before this one (or Poll.Base), "" if none
+	// Ahead is the commit the ref points at on the server when Poll.Fetch left it there: Commit
+	// is then not the head, only the last commit fetched. "" when Commit is the head.
+	Ahead string
+}
+
+// Poll is what the caller asks of one Sync beyond the default (fetch the head, tell rewrites
+// against the last checkout).
+type Poll struct {
+	// Fetch, when set, is asked before a head the clone lacks is fetched; false leaves it on the
+	// server, and Sync returns the last commit fetched with Revision.Ahead naming the head. It
+	// is not asked when the clone holds no commit of the ref (a new node, a re-clone).
+	Fetch func(head string) bool
+	// Base, when set, is the commit the caller runs: Rewritten and Previous then tell whether
+	// the commit checked out descends from it, rather than from the last checkout (which the
+	// caller may have held back and never run).
+	Base string
 }
 
 // Source fetches the policy. Its methods are safe for concurrent use; Syncs run one at a time.
@@ -87,6 +103,11 @@ func (s *Source) checkouts() string { return filepath.Join(s.cfg.Dir, "checkouts
 // checkout of the last good revision is left in place. A broken local clone is re-cloned within
 // the same Sync and only reported if that fails too.
 func (s *Source) Sync(ctx context.Context) (rev Revision, changed bool, err error) {
+	return s.SyncWith(ctx, Poll{})
+}
+
+// SyncWith is Sync with the caller's wishes p.
+func (s *Source) SyncWith(ctx context.Context, p Poll) (rev Revision, changed bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
@@ -96,14 +117,14 @@ func (s *Source) Sync(ctx context.Context) (rev Revision, changed bool, err erro
 	if err != nil {
 		return s.last, false, newFault(KindConfig, "", err, secrets)
 	}
-	rev, changed, err = s.sync(ctx, auth, secrets)
+	rev, changed, err = s.sync(ctx, auth, secrets, p)
 	var f *Fault
 	if errors.As(err, &f) && f.Kind == KindCorrupt {
 		s.log.Warn("local clone is unusable; re-cloning", "error", f.Error())
 		if rmErr := s.wipe(); rmErr != nil {
 			return s.last, false, newFault(KindLocal, "", rmErr, secrets)
 		}
-		rev, changed, err = s.sync(ctx, auth, secrets)
+		rev, changed, err = s.sync(ctx, auth, secrets, p)
 	}
 	if err != nil {
 		return s.last, false, err
@@ -111,7 +132,7 @@ func (s *Source) Sync(ctx context.Context) (rev Revision, changed bool, err erro
 	return rev, changed, nil
 }
 
-func (s *Source) sync(ctx context.Context, auth transport.AuthMethod, secrets []string) (Revision, bool, error) {
+func (s *Source) sync(ctx context.Context, auth transport.AuthMethod, secrets []string, p Poll) (Revision, bool, error) {
 	fault := func(k Kind, commit string, err error) (Revision, bool, error) {
 		return Revision{}, false, newFault(k, commit, err, secrets)
 	}
@@ -119,7 +140,7 @@ func (s *Source) sync(ctx context.Context, auth transport.AuthMethod, secrets []
 	if err != nil {
 		return fault(KindCorrupt, "", err)
 	}
-	h, err := s.resolve(ctx, repo, auth)
+	h, ahead, err := s.resolve(ctx, repo, auth, p.Fetch)
 	if err != nil {
 		var f *Fault
 		if errors.As(err, &f) {
@@ -141,15 +162,19 @@ func (s *Source) sync(ctx context.Context, auth transport.AuthMethod, secrets []
 		}
 	}
 	rev := Revision{Commit: h.String(), Dir: filepath.Join(s.checkouts(), h.String()), Time: commit.Committer.When,
-		Message: messageTail(commit.Message), Verified: s.cfg.VerifyKeyring != ""}
+		Message: messageTail(commit.Message), Verified: s.cfg.VerifyKeyring != "", Ahead: ahead}
 	if rev.Commit == s.last.Commit && isDir(rev.Dir) {
 		s.prune(rev.Commit) // leftovers of an export interrupted by a crash
 		s.last = rev
 		return rev, false, nil
 	}
-	if s.last.Commit != "" && rev.Commit != s.last.Commit {
-		rev.Previous = s.last.Commit
-		rev.Rewritten = s.rewritten(ctx, repo, auth, commit, plumbing.NewHash(s.last.Commit))
+	base := s.last.Commit
+	if p.Base != "" {
+		base = p.Base
+	}
+	if base != "" && rev.Commit != base {
+		rev.Previous = base
+		rev.Rewritten = s.rewritten(ctx, repo, auth, commit, plumbing.NewHash(base))
 	}
 	if !isDir(rev.Dir) {
 		skipped, err := export(commit, s.cfg.Path, rev.Dir)

@@ -62,11 +62,14 @@ func (s *Source) wipe() error {
 	return os.RemoveAll(aside)
 }
 
-// resolve fetches what is needed and returns the target commit. Errors that come from the
-// server are *Fault; any other error means the local clone is broken.
-func (s *Source) resolve(ctx context.Context, repo *git.Repository, auth transport.AuthMethod) (plumbing.Hash, error) {
+// resolve fetches what is needed and returns the target commit. When fetch (if set) declines
+// a head the clone lacks, it returns the commit fetched last and the head left on the server as
+// ahead. Errors that come from the server are *Fault; any other error means the local clone is
+// broken.
+func (s *Source) resolve(ctx context.Context, repo *git.Repository, auth transport.AuthMethod, fetch func(string) bool) (h plumbing.Hash, ahead string, err error) {
 	if s.cfg.Commit != "" {
-		return s.resolveCommit(ctx, repo, auth)
+		h, err := s.resolveCommit(ctx, repo, auth)
+		return h, "", err
 	}
 	name := plumbing.NewBranchReferenceName(s.cfg.Branch)
 	what := "branch " + s.cfg.Branch
@@ -82,7 +85,7 @@ func (s *Source) resolve(ctx context.Context, repo *git.Repository, auth transpo
 		refs, err = nil, nil // reported below as the ref not found
 	}
 	if err != nil {
-		return plumbing.ZeroHash, &Fault{Kind: remoteKind(err), Err: fmt.Errorf("list refs of %s: %w%s", displayURL(s.cfg.URL), err, s.hint(err))}
+		return plumbing.ZeroHash, "", &Fault{Kind: remoteKind(err), Err: fmt.Errorf("list refs of %s: %w%s", displayURL(s.cfg.URL), err, s.hint(err))}
 	}
 	var remote plumbing.Hash
 	for _, r := range refs {
@@ -91,16 +94,21 @@ func (s *Source) resolve(ctx context.Context, repo *git.Repository, auth transpo
 		}
 	}
 	if remote.IsZero() {
-		return plumbing.ZeroHash, &Fault{Kind: KindRefNotFound, Err: fmt.Errorf("%s not found at %s (deleted or never pushed); keeping the last checkout", what, displayURL(s.cfg.URL))}
+		return plumbing.ZeroHash, "", &Fault{Kind: KindRefNotFound, Err: fmt.Errorf("%s not found at %s (deleted or never pushed); keeping the last checkout", what, displayURL(s.cfg.URL))}
 	}
 
 	local, lerr := repo.Reference(name, false)
 	if lerr != nil || local.Hash() != remote || !hasObject(repo, remote) {
+		if fetch != nil && lerr == nil && hasObject(repo, local.Hash()) && !fetch(remote.String()) {
+			h, err := peel(repo, name)
+			return h, remote.String(), err
+		}
 		if err := s.fetch(ctx, repo, refFetch(name, auth, 1)); err != nil {
-			return plumbing.ZeroHash, err
+			return plumbing.ZeroHash, "", err
 		}
 	}
-	return peel(repo, name)
+	h, err = peel(repo, name)
+	return h, "", err
 }
 
 // resolveCommit makes sure a pinned commit is in the clone. Once it is, nothing is fetched

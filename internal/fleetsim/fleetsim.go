@@ -21,6 +21,9 @@ type Config struct {
 	// GitMaxConnections is git daemon's --max-connections; 0 leaves git's
 	// default (32).
 	GitMaxConnections int
+	// NginxConf is the nginx config rulekeeper ships
+	// (packaging/nginx/rulekeeper-git.conf), which the HTTP servers run.
+	NginxConf string
 
 	Agents     int    // in-process agents
 	AgentProcs int    // processes they are spread over; 0: this process
@@ -68,6 +71,7 @@ type Result struct {
 	Name        string    `json:"name"`
 	Error       string    `json:"error,omitempty"` // why the run stopped short
 	Server      string    `json:"server"`
+	RefsCache   string    `json:"refs_cache,omitempty"` // how long nginx keeps the ref advertisement
 	Started     time.Time `json:"started"`
 	LoadAvg     string    `json:"load_average_at_start"` // the machine is shared
 	Agents      int       `json:"agents_in_process"`
@@ -124,6 +128,13 @@ type Rollout struct {
 	Waves        []Wave  `json:"waves"`
 	PeakCores    float64 `json:"server_cores_peak_1s"`
 	PeakOpen     int64   `json:"peak_open_connections"`
+	// FirstPeriod is the first poll period after the push (interval +
+	// splay): the packs fetched in it (HTTP servers: their access log's
+	// POST git-upload-pack) and the server's CPU-seconds; Packs counts
+	// every pack after the push.
+	FirstPeriodPacks int64   `json:"packs_first_poll_period,omitempty"`
+	FirstPeriodCPU   float64 `json:"server_cpu_s_first_poll_period"`
+	Packs            int64   `json:"packs_after_push,omitempty"`
 }
 
 // Wave is one wave's convergence: the percentiles are seconds after the

@@ -67,7 +67,7 @@ func Plot(file string, all []*Result) error {
 }
 
 func label(r *Result) string {
-	return fmt.Sprintf("%s, interval %s, splay %s: %d nodes", r.Server, r.Interval, r.Splay, r.Agents+r.Daemons)
+	return fmt.Sprintf("%s, interval %s, splay %s: %d nodes", r.serverName(), r.Interval, r.Splay, r.Agents+r.Daemons)
 }
 
 func curves(r *Result) (*plot.Plot, error) {

@@ -102,9 +102,10 @@ func (r *run) setup() error {
 	if _, _, err := r.repo.push(0); err != nil {
 		return err
 	}
-	if r.srv, err = startServer(c.Server, r.repo.base, "policy.git", filepath.Join(c.Dir, "server"), c.GitMaxConnections); err != nil {
+	if r.srv, err = startServer(c.Server, r.repo.base, "policy.git", filepath.Join(c.Dir, "server"), c.GitMaxConnections, c.NginxConf); err != nil {
 		return err
 	}
+	r.res.RefsCache = r.srv.refsCache
 	if r.px, err = startProxy(r.srv.addr); err != nil {
 		return err
 	}
@@ -172,6 +173,7 @@ func (r *run) measure(ctx context.Context) error {
 		_ = sleep(ctx, min(c.Interval, 10*time.Second))
 	}
 	r.waves(sha, ctime, push)
+	r.firstPeriod(push)
 	r.usage()
 	r.stopAgents()
 	return werr
@@ -297,6 +299,40 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// firstPeriod counts what the push cost the server in the first poll
+// period after it, and the packs after it.
+func (r *run) firstPeriod(push time.Time) {
+	ro := &r.res.Rollout
+	end := push.Add(r.cfg.Interval + r.cfg.Splay)
+	for _, s := range r.samp.seconds() {
+		if at := r.samp.zero.Add(time.Duration(s.T) * time.Second); !at.Before(push) && at.Before(end) {
+			ro.FirstPeriodCPU += s.Cores
+		}
+	}
+	ro.FirstPeriodCPU = round3(ro.FirstPeriodCPU)
+	if r.cfg.Server == GitDaemon {
+		return
+	}
+	b, _ := os.ReadFile(filepath.Join(r.cfg.Dir, "server", "access.log"))
+	for _, line := range strings.Split(string(b), "\n") {
+		// $msec $status ... "POST /policy.git/git-upload-pack HTTP/1.1"
+		ms, rest, _ := strings.Cut(line, " ")
+		sec, err := strconv.ParseFloat(ms, 64)
+		if err != nil || !strings.Contains(rest, "\"POST ") || !strings.Contains(rest, "/git-upload-pack ") {
+			continue
+		}
+		at := time.UnixMilli(int64(sec * 1000))
+		if at.Before(push) {
+			continue
+		}
+		ro.Packs++
+		if at.Before(end) {
+			ro.FirstPeriodPacks++
+		}
+	}
+	r.logf("the push's first poll period: %d packs, %.1f server CPU-seconds; %d packs in all", ro.FirstPeriodPacks, ro.FirstPeriodCPU, ro.Packs)
 }
 
 // httpRequests counts the lines of the web server's access log.

@@ -18,9 +18,9 @@ const (
 	GitDaemon = "git-daemon" // git daemon, git://
 	HTTP      = "http"       // smart HTTP: nginx, fcgiwrap, git http-backend
 	// HTTPCache is HTTP with nginx keeping the ref advertisement (GET
-	// info/refs, all a no-change poll asks) for one second: a fleet's
-	// no-change polls then start no process, and a push is seen at most a
-	// second later.
+	// info/refs, all a no-change poll asks) as the shipped config says
+	// (5 s): a fleet's no-change polls then start no process, and a push
+	// is seen at most that much later.
 	HTTPCache = "http-cache"
 )
 
@@ -34,6 +34,8 @@ type server struct {
 	roots []int   // pids whose process trees are the server's CPU
 	cg    *cgroup // the server's processes, when a cgroup could be made
 	logs  []string
+	// refsCache is how long nginx keeps a ref advertisement, "" for none.
+	refsCache string
 }
 
 // cpu is the server's CPU so far, in nanoseconds: its cgroup's, else its
@@ -83,8 +85,9 @@ func (s *server) stop() {
 
 // startServer serves base/repo (a bare repository) the given way; dir is a
 // scratch folder for the server's config, sockets and logs.
-// maxConns is git daemon's --max-connections (0: git's default, 32).
-func startServer(kind, base, repo, dir string, maxConns int) (*server, error) {
+// maxConns is git daemon's --max-connections (0: git's default, 32);
+// nginxConf is the shipped nginx config the HTTP servers adapt.
+func startServer(kind, base, repo, dir string, maxConns int, nginxConf string) (*server, error) {
 	if kind != GitDaemon && kind != HTTP && kind != HTTPCache {
 		return nil, fmt.Errorf("unknown server %q: %s, %s or %s", kind, GitDaemon, HTTP, HTTPCache)
 	}
@@ -108,7 +111,7 @@ func startServer(kind, base, repo, dir string, maxConns int) (*server, error) {
 			return nil, err
 		}
 	case HTTP, HTTPCache:
-		if err := s.startHTTP(base, dir, port, kind == HTTPCache); err != nil {
+		if err := s.startHTTP(base, dir, port, kind == HTTPCache, nginxConf); err != nil {
 			s.stop()
 			return nil, err
 		}
@@ -152,7 +155,7 @@ func (s *server) start(dir, name, bin string, args ...string) error {
 // its answer (keepalive_timeout 0) so that the proxy's connections are the
 // requests; a keep-alive server would instead hold an idle connection per
 // agent.
-func (s *server) startHTTP(base, dir string, port int, cache bool) error {
+func (s *server) startHTTP(base, dir string, port int, cache bool, nginxConf string) error {
 	out, err := exec.Command("git", "--exec-path").Output()
 	if err != nil {
 		return fmt.Errorf("git --exec-path: %w (apt-get install git)", err)
@@ -174,28 +177,11 @@ func (s *server) startHTTP(base, dir string, port int, cache bool) error {
 			return err
 		}
 	}
-	fastcgi := fmt.Sprintf(`      include /etc/nginx/fastcgi_params;
-      fastcgi_param SCRIPT_FILENAME %s;
-      fastcgi_param GIT_PROJECT_ROOT %s;
-      fastcgi_param GIT_HTTP_EXPORT_ALL "";
-      fastcgi_param PATH_INFO $uri;
-      fastcgi_pass unix:%s;`, backend, base, sock)
-	refsCache := ""
-	if cache {
-		// git http-backend marks the advertisement no-cache; nginx keeps it
-		// for a second anyway, and one request refills it while the others
-		// wait (cache_lock) or take the stale copy (use_stale updating).
-		refsCache = fmt.Sprintf(`    location ~ /info/refs$ {
-%s
-      fastcgi_cache refs;
-      fastcgi_cache_key "$request_uri $http_git_protocol";
-      fastcgi_cache_valid 200 1s;
-      fastcgi_ignore_headers Cache-Control Expires;
-      fastcgi_cache_lock on;
-      fastcgi_cache_use_stale updating;
-    }`, fastcgi)
+	site, err := nginxSite(nginxConf, port, base, backend, sock, filepath.Join(dir, "tmp", "cache"), cache)
+	if err != nil {
+		return err
 	}
-	cachePath := fmt.Sprintf("fastcgi_cache_path %s/tmp/cache levels=1 keys_zone=refs:1m max_size=16m inactive=10s;", dir)
+	s.refsCache = refsCacheValidity(site)
 	conf := fmt.Sprintf(`worker_processes 2;
 user root;
 pid %[1]s/nginx.pid;
@@ -210,15 +196,9 @@ http {
   proxy_temp_path %[1]s/tmp/proxy;
   uwsgi_temp_path %[1]s/tmp/uwsgi;
   scgi_temp_path %[1]s/tmp/scgi;
-  %[5]s
-  server {
-    listen 127.0.0.1:%[2]d;
-    location / {
-%[3]s
-    }
-%[4]s  }
+%[2]s
 }
-`, dir, port, fastcgi, refsCache, cachePath)
+`, dir, site)
 	cf := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
 		return err

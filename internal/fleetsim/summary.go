@@ -22,8 +22,8 @@ func Summary(w io.Writer, rs []*Result) {
 			s.SentPerPoll, s.RecvPerPoll, s.CPUPerPollMs, s.ServerCores, s.PeakCores, s.PeakOpen)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| run | wave: nodes, p50 / p95 / p100 after its time | within interval + splay | rollout: busiest second, most open | agents in-process: RSS, CPU per node | rulekeeperd: RSS, CPU per node | agents' warnings |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| run | wave: nodes, p50 / p95 / p100 after its time | within interval + splay | rollout: busiest second, most open | first poll period after the push: packs, server CPU | agents in-process: RSS, CPU per node | rulekeeperd: RSS, CPU per node | agents' warnings |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
 		if len(r.Rollout.Waves) == 0 {
 			continue
@@ -37,14 +37,18 @@ func Summary(w io.Writer, rs []*Result) {
 		if !r.Rollout.Converged {
 			within = false
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %.2f cores, %d | %.1f MB, %.0f ms/min | %.1f MB, %.0f ms/min | %s |\n", name(r),
-			strings.Join(waves, "; "), yes(within), r.Rollout.PeakCores, r.Rollout.PeakOpen,
+		packs := "n/a"
+		if r.Rollout.Packs > 0 {
+			packs = fmt.Sprintf("%d of %d", r.Rollout.FirstPeriodPacks, r.Rollout.Packs)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %.2f cores, %d | %s, %.1f CPU-s | %.1f MB, %.0f ms/min | %.1f MB, %.0f ms/min | %s |\n", name(r),
+			strings.Join(waves, "; "), yes(within), r.Rollout.PeakCores, r.Rollout.PeakOpen, packs, r.Rollout.FirstPeriodCPU,
 			r.InProcess.RSSPerNodeMB, r.InProcess.CPUPerNodeSteady, r.Processes.RSSPerNodeMB, r.Processes.CPUPerNodeSteady, warnings(r))
 	}
 }
 
 func name(r *Result) string {
-	return fmt.Sprintf("%s (interval %s, splay %s)", r.Server, r.Interval, r.Splay)
+	return fmt.Sprintf("%s (interval %s, splay %s)", r.serverName(), r.Interval, r.Splay)
 }
 
 func yes(b bool) string {
@@ -81,3 +85,12 @@ func warnings(r *Result) string {
 }
 
 var urlish = regexp.MustCompile(`\\?"?(https?|git)://[^ "\\]*\\?"?`)
+
+// serverName is the server kind, with how long nginx kept the ref
+// advertisement when it did.
+func (r *Result) serverName() string {
+	if r.RefsCache != "" {
+		return r.Server + " " + r.RefsCache
+	}
+	return r.Server
+}
