@@ -195,3 +195,19 @@ func BenchmarkPlanExamAndConditions032(b *testing.B) {
 		}
 	}
 }
+
+// `tags { items = [...] }` on a rule without tags gives it those tags (the
+// key is written), and removing the block takes the key away again.
+func TestTagsItemsOnAnUntaggedRule(t *testing.T) {
+	root := node032(t)
+	local := "- rule: Untagged\n  desc: x\n  condition: spawned_process\n  output: x\n  priority: INFO\n"
+	writeNode(t, root, localPath, []byte(local))
+	mustApply(t, rulePolicy(policy.InPlace, policy.Rule{Name: "Untagged", Tags: &policy.Tags{Replace: true, Items: []string{"team"}}}), opts(root))
+	if got, want := readNode(t, root, localPath), local+"  tags: [team]\n"; got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	mustApply(t, rulePolicy(policy.InPlace), opts(root))
+	if got := readNode(t, root, localPath); got != local {
+		t.Fatalf("not restored:\n%s", got)
+	}
+}
