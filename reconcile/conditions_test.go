@@ -211,3 +211,23 @@ func TestTagsItemsOnAnUntaggedRule(t *testing.T) {
 		t.Fatalf("not restored:\n%s", got)
 	}
 }
+
+// A refusal by `falco -V` that names macros and rules points at the
+// policy's condition blocks among them, and only at those: a block that
+// changes no condition (a desc) is not where the text came from.
+func TestConditionHintNamesOnlyConditionBlocks(t *testing.T) {
+	d := policy.Desired{
+		Macros: []policy.Macro{{Name: "spawned_process", Pos: "p.hcl:1,1", Condition: &policy.Condition{Append: "and x"}}, {Name: "container", Pos: "p.hcl:4,1"}},
+		Rules: []policy.Rule{{Name: shellRule, Pos: "p.hcl:7,1", Condition: &policy.Condition{Replace: ptr("x")}},
+			{Name: "Read sensitive file untrusted", Pos: "p.hcl:10,1", Desc: ptr("d")}},
+	}
+	p := &Plan{conditions: conditionBlocks(d)}
+	msg := `macro "spawned_process", macro "container", rule "Terminal shell in container" and rule "Read sensitive file untrusted"`
+	want := "\nThe condition comes from the policy's condition block at p.hcl:1,1 (macro \"spawned_process\"), p.hcl:7,1 (rule \"Terminal shell in container\"): fix its text there."
+	if got := p.conditionHint(msg); got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	if got := p.conditionHint("a message naming no block"); got != "" {
+		t.Errorf("a message naming no block: %q", got)
+	}
+}
