@@ -231,3 +231,14 @@ func TestConditionHintNamesOnlyConditionBlocks(t *testing.T) {
 		t.Errorf("a message naming no block: %q", got)
 	}
 }
+
+// A later `override: {condition: replace}` of a macro undoes any edit of
+// its definition: an append in place is refused too, naming that entry.
+func TestMacroReplacedLaterRefused(t *testing.T) {
+	root := node032(t)
+	writeNode(t, root, localPath, []byte("- macro: spawned_process\n  condition: proc.name = x\n  override:\n    condition: replace\n"))
+	_, err := MakePlan(macroPolicy(policy.InPlace, policy.Macro{Name: "spawned_process", Condition: &policy.Condition{Append: "and not proc.name = sh"}}), opts(root))
+	if err == nil || !strings.Contains(err.Error(), "replaces its condition after the definition rulekeeper edits") || !strings.Contains(err.Error(), "falco_rules.local.yaml") {
+		t.Fatalf("want the later replace named, got %v", err)
+	}
+}
