@@ -303,7 +303,7 @@ func TestSourceAuthRefused(t *testing.T) {
 	n := startSrcNode(t, srv.URL+"/policy.git", fmt.Sprintf("  username = \"fleet-bot\"\n  password_file = %q", pw))
 	n.waitApplied("NEW SHELL!!!", a)
 
-	gitserve.WriteFile(t, pw, wrong+"\n")
+	gitserve.ReplaceFile(t, pw, wrong+"\n") // whole: an empty file read between is a fault of its own
 	b := up.Commit("B", map[string]string{"policy.hcl": examPolicy(t, "SHELL B!")})
 	n.faultTold("auth")
 	refused := srv.Refused.Load()
@@ -313,7 +313,7 @@ func TestSourceAuthRefused(t *testing.T) {
 	}
 	n.faultOnce("auth", "password_file", "NEW SHELL!!!", a)
 
-	gitserve.WriteFile(t, pw, token)
+	gitserve.ReplaceFile(t, pw, token)
 	n.waitApplied("SHELL B!", b)
 	n.recovered()
 	n.stop() // every alert delivered

@@ -78,6 +78,17 @@ func WriteFile(t testing.TB, file, content string) {
 	}
 }
 
+// ReplaceFile puts content in file whole, by a rename, as a secret's
+// rotation does: a reader never sees the file empty or half written.
+func ReplaceFile(t testing.TB, file, content string) {
+	t.Helper()
+	tmp := file + ".new"
+	WriteFile(t, tmp, content)
+	if err := os.Rename(tmp, file); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Buffer collects a child's output (or a logger's) safely from several goroutines.
 type Buffer struct {
 	mu sync.Mutex
