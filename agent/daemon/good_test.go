@@ -15,12 +15,7 @@ import (
 func TestLocalPolicyKeepsLastGood(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, labOpts{local: true, interval: "1h"})
-	d, err := New(l.config(), Options{Root: l.root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.lock.Close()
-	defer d.watcher.Close()
+	d := l.idleDaemon()
 	ctx := context.Background()
 	l.commit("extra.hcl", "# a second file of the policy\n")
 	d.pass(ctx, false)
@@ -61,12 +56,7 @@ func TestLocalPolicyKeepsLastGood(t *testing.T) {
 func TestGoodCommitFollowsHead(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, labOpts{interval: "1h"})
-	d, err := New(l.config(), Options{Root: l.root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.lock.Close()
-	defer d.watcher.Close()
+	d := l.idleDaemon()
 	ctx := context.Background()
 	d.pass(ctx, false)
 	head := l.commit("NOTES.md", "not a policy file\n")

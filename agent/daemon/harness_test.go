@@ -356,3 +356,18 @@ func reopen(t testing.TB, cfg *agent.Config, opts Options) *Daemon {
 	}
 	return d
 }
+
+// idleDaemon is a daemon of the lab that is never Run: the test drives its
+// passes itself. Its watch and lock end with the test.
+func (l *lab) idleDaemon() *Daemon {
+	l.t.Helper()
+	d, err := New(l.config(), Options{Root: l.root})
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	l.t.Cleanup(func() {
+		d.watcher.Close()
+		d.lock.Close()
+	})
+	return d
+}

@@ -13,12 +13,7 @@ import (
 func TestIdlePollDoesNoWork(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, labOpts{local: true, interval: "1h"})
-	d, err := New(l.config(), Options{Root: l.root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.lock.Close()
-	defer d.watcher.Close()
+	d := l.idleDaemon()
 	ctx := context.Background()
 	converged := func() time.Time { return d.loop.status.ConvergedAt }
 	d.pass(ctx, false)

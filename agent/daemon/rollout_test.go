@@ -273,12 +273,7 @@ func TestRolledBackCommitKeptAcrossRestart(t *testing.T) {
 	if err := st.Write(state); err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(l.config(), Options{Root: l.root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.lock.Close()
-	defer d.watcher.Close()
+	d := l.idleDaemon()
 	rec := httptest.NewRecorder()
 	d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body := rec.Body.String()

@@ -117,12 +117,7 @@ func TestSeenStoreSurvivesRestart(t *testing.T) {
 func TestFirstPassRemembersEveryRulesFile(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, labOpts{local: true, interval: "1h"})
-	d, err := New(l.config(), Options{Root: l.root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.lock.Close()
-	defer d.watcher.Close()
+	d := l.idleDaemon()
 	d.pass(context.Background(), false)
 	local := "/etc/falco/falco_rules.local.yaml"
 	want, err := os.ReadFile(l.host(local))
