@@ -1,9 +1,7 @@
 package reconcile
 
 import (
-	"bytes"
 	"fmt"
-	"os"
 	"path"
 	"slices"
 	"strings"
@@ -130,19 +128,9 @@ func (p *Plan) planSettings(d policy.Desired, st, next *State) error {
 		if !fst.Settings || !fst.Owned || f == own {
 			continue
 		}
-		cur, err := ReadRulesFile(p.opts.Root, f)
-		if os.IsNotExist(err) {
-			continue
+		if err := p.removeOwned(f, Change{Kind: settingsKind, Rule: settingsBlock, Field: "drop-in", Reason: ReasonRestore}); err != nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", f, readHint(err))
-		}
-		if !bytes.HasPrefix(cur, []byte(ownHeader)) {
-			p.Notes = append(p.Notes, fmt.Sprintf("%s left the policy but is no longer the file rulekeeper wrote: left as it is", f))
-			continue
-		}
-		p.Files = append(p.Files, &FileChange{Path: f, Action: Delete, Old: cur,
-			Changes: []Change{{Kind: settingsKind, Rule: settingsBlock, Field: "drop-in", Reason: ReasonRestore}}})
 	}
 	return nil
 }

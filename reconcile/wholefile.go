@@ -45,20 +45,9 @@ func (p *Plan) planFiles(d policy.Desired, st, next *State, entries []string) er
 		if next.Files[fp] != nil {
 			continue
 		}
-		cur, err := ReadRulesFile(p.opts.Root, fp)
-		if os.IsNotExist(err) {
-			continue
+		if err := p.removeOwned(fp, Change{Kind: "file", Rule: st.Files[fp].Source, Field: "content", Reason: ReasonRestore}); err != nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", fp, readHint(err))
-		}
-		if !bytes.HasPrefix(cur, []byte(ownHeader)) {
-			// Someone replaced it with a file of their own: not rulekeeper's.
-			p.Notes = append(p.Notes, fmt.Sprintf("%s left the policy but is no longer the file rulekeeper wrote: left as it is", fp))
-			continue
-		}
-		p.Files = append(p.Files, &FileChange{Path: fp, Action: Delete, Old: cur,
-			Changes: []Change{{Kind: "file", Rule: st.Files[fp].Source, Field: "content", Reason: ReasonRestore}}})
 	}
 	return nil
 }
@@ -116,4 +105,23 @@ func (p *Plan) planFile(f policy.File, st, next *State, entries []string) error 
 // oneLineComment keeps a name on its comment line.
 func oneLineComment(s string) string {
 	return strings.NewReplacer("\n", " ", "\r", " ").Replace(s)
+}
+
+// removeOwned plans the removal of a file rulekeeper wrote that left the
+// policy: gone already, nothing to do; replaced by a file of someone else's
+// (no header), left as it is with a note.
+func (p *Plan) removeOwned(path string, why Change) error {
+	cur, err := ReadRulesFile(p.opts.Root, path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, readHint(err))
+	}
+	if !bytes.HasPrefix(cur, []byte(ownHeader)) {
+		p.Notes = append(p.Notes, fmt.Sprintf("%s left the policy but is no longer the file rulekeeper wrote: left as it is", path))
+		return nil
+	}
+	p.Files = append(p.Files, &FileChange{Path: path, Action: Delete, Old: cur, Changes: []Change{why}})
+	return nil
 }
