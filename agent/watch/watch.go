@@ -34,6 +34,8 @@ type Watcher struct {
 
 	mu      sync.Mutex
 	targets targets
+	// addWatch is fs.Add; a test puts a directory in place just before it, as a racing mkdir -p does.
+	addWatch func(string) error
 }
 
 // New watches the given paths. A path that is an existing directory, or that ends in a slash, is
@@ -54,7 +56,7 @@ func New(paths []string, quiet time.Duration, log *slog.Logger) (*Watcher, error
 	if err != nil {
 		return nil, fmt.Errorf("watch: start inotify (raise fs.inotify.max_user_instances if it is exhausted): %w", err)
 	}
-	w := &Watcher{quiet: quiet, maxWait: MaxWait(quiet), log: log, fs: fsw}
+	w := &Watcher{quiet: quiet, maxWait: MaxWait(quiet), log: log, fs: fsw, addWatch: fsw.Add}
 	if err := w.SetFiles(paths); err != nil {
 		fsw.Close()
 		return nil, err
@@ -187,28 +189,40 @@ func (w *Watcher) handle(ev fsnotify.Event) []string {
 
 // syncLocked makes the set of inotify watches match the targets and the file system as it is now, and
 // returns the needed directories that gained a watch (files in them may have changed unseen).
+//
+// It repeats until a round adds no watch: a directory created inside an ancestor between the check
+// that it was missing and the watch on that ancestor (mkdir -p is that fast) sends the ancestor no
+// event, so only looking again, once the ancestor is watched, finds it.
 func (w *Watcher) syncLocked() ([]string, error) {
-	want := w.targets.watchDirs()
 	have := map[string]bool{}
 	for _, p := range w.fs.WatchList() {
 		have[p] = true
 	}
+	failed := map[string]bool{}
 	var errs []error
 	var added []string
-	for _, d := range want {
-		if have[d] {
-			continue
-		}
-		if err := w.fs.Add(d); err != nil {
-			// The directory may vanish between the check and the watch; its parent's events will
-			// bring us back here.
-			w.log.Debug("watch directory", "dir", d, "err", err)
-			if !isNotExist(err) {
-				errs = append(errs, fmt.Errorf("watch %s: %w", d, err))
+	var want []string
+	for again := true; again; {
+		again = false
+		want = w.targets.watchDirs()
+		for _, d := range want {
+			if have[d] || failed[d] {
+				continue
 			}
-			continue
+			if err := w.addWatch(d); err != nil {
+				failed[d] = true
+				// The directory may vanish between the check and the watch; its parent's events will
+				// bring us back here.
+				w.log.Debug("watch directory", "dir", d, "err", err)
+				if !isNotExist(err) {
+					errs = append(errs, fmt.Errorf("watch %s: %w", d, err))
+				}
+				continue
+			}
+			have[d] = true
+			added = append(added, d)
+			again = true
 		}
-		added = append(added, d)
 	}
 	for p := range have {
 		if !slices.Contains(want, p) {

@@ -281,3 +281,31 @@ func TestQueueOverflowReportsEverything(t *testing.T) {
 		t.Fatal("no notification after the queue overflowed")
 	}
 }
+
+// mkdir -p makes each level right after the one above it. When a level appears between the check that
+// it is missing and the watch on the level above, that watch never gets its create event; the
+// watcher must find the level by looking again, or a file written in it later goes unseen.
+func TestDirectoryCreatedJustBeforeItsParentsWatch(t *testing.T) {
+	root := t.TempDir()
+	mkdir("etc")(t, root)
+	h := startHarness(t, root, 30*time.Millisecond, rulesD+"/")
+	falco, sub := filepath.Join(root, "etc/falco"), filepath.Join(root, rulesD)
+	h.w.mu.Lock()
+	h.w.addWatch = func(d string) error {
+		if d == falco {
+			if err := os.Mkdir(sub, 0o755); err != nil {
+				t.Error(err) // from Run's goroutine: no Fatal
+			}
+		}
+		return h.w.fs.Add(d)
+	}
+	h.w.mu.Unlock()
+	mkdir("etc/falco")(t, root)
+	if got := h.barrier(); !slices.Equal(got, []string{rulesD}) {
+		t.Fatalf("after mkdir: reported %q, want %q", got, rulesD)
+	}
+	write(rulesD+"/x.yaml", "- rule: x\n")(t, root)
+	if got, want := h.barrier(), []string{rulesD + "/x.yaml"}; !slices.Equal(got, want) {
+		t.Fatalf("a file written in the directory made before the watch: reported %q, want %q", got, want)
+	}
+}
