@@ -312,3 +312,55 @@ func TestSettingsKilledBeforeWritten(t *testing.T) {
 		t.Fatal("the vendor's falco.yaml is not back")
 	}
 }
+
+// Another config file that Falco merges after the drop-in is refused only
+// for the keys the drop-in sets. append_output is such a key only where
+// Falco replaces lists on merge (0.40.0): from 0.41 the lists append, and
+// both files' entries stay.
+func TestSettingsDropInBesideLaterConfigFiles(t *testing.T) {
+	withAppend := settingsPolicy(policy.Settings{JSONOutput: ptr(true), AppendOutput: []string{"user_id=%user.uid"}})
+	jsonOnly := settingsPolicy(policy.Settings{JSONOutput: ptr(true)})
+	for _, tc := range []struct {
+		name, version, team string
+		d                   policy.Desired
+		refused             string
+	}{
+		{"other keys", "0.44.1", "buffered_outputs: true\n", withAppend, ""},
+		{"append_output, lists append", "0.44.1", "append_output:\n  - extra_output: team\n", withAppend, ""},
+		{"append_output, lists replaced", "0.40.0", "append_output:\n  - extra_output: team\n", withAppend, "sets append_output"},
+		{"append_output, policy without it", "0.40.0", "append_output:\n  - extra_output: team\n", jsonOnly, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := node044(t)
+			if tc.version == "0.40.0" {
+				root = node040(t)
+			}
+			team := "/etc/falco/config.d/90-team.yaml"
+			writeNode(t, root, team, []byte(tc.team))
+			before := snapshot(t, root)
+			p, err := MakePlan(tc.d, versioned(root, tc.version))
+			if tc.refused != "" {
+				if err == nil || !strings.Contains(err.Error(), team+", which Falco merges after "+dropIn+", "+tc.refused) {
+					t.Fatalf("got %v, want the later file refused: %s", err, tc.refused)
+				}
+				if after := snapshot(t, root); !maps.Equal(after, before) {
+					t.Fatal("files changed")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Apply(p); err != nil {
+				t.Fatal(err)
+			}
+			got := readNode(t, root, dropIn)
+			if !strings.Contains(got, "json_output: true\n") || strings.Contains(got, "append_output") != (len(tc.d.Settings.AppendOutput) > 0) {
+				t.Fatalf("drop-in:\n%s", got)
+			}
+			if readNode(t, root, team) != tc.team {
+				t.Fatal("the team's file changed")
+			}
+		})
+	}
+}
