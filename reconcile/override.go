@@ -308,6 +308,17 @@ func (p *Plan) listItemsAfter(rf map[string]*rulesFile, ld listDef) []string {
 	return ld.items
 }
 
+// ownRules are the rule blocks that change something.
+func ownRules(rules []policy.Rule) []policy.Rule {
+	var out []policy.Rule
+	for _, r := range rules {
+		if len(fieldsOf(r)) > 0 {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 func fieldsOf(r policy.Rule) []string {
 	var f []string
 	if r.Output != nil {

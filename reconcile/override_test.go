@@ -468,3 +468,42 @@ func TestFalcoValidates(t *testing.T) {
 		sameTree(t, before, snapshot(t, root))
 	})
 }
+
+// A rule or macro block that manages nothing (the policy warns of it)
+// leaves the vendor's definition alone in every strategy and version: no
+// file for it alone, no entry beside another block's. Falco 0.37+ refuses
+// the `override:` entry with no keys it would make ("Item has no mapping
+// for key 'enabled'", 0.40.0 and 0.44.1). Its name is still looked up.
+func TestBlocksManagingNothingWriteNothing(t *testing.T) {
+	empty := policy.Desired{Rules: []policy.Rule{{Name: "Team rule", Pos: "tuning.hcl:1,1"}},
+		Macros: []policy.Macro{{Name: "spawned_process", Pos: "tuning.hcl:3,1"}}}
+	for _, s := range []policy.Strategy{policy.InPlace, policy.Override} {
+		for _, v := range []string{"0.32.1", "0.40.0"} {
+			t.Run(string(s)+"/"+v, func(t *testing.T) {
+				root := node032(t)
+				writeNode(t, root, localPath, []byte(teamRule))
+				o := versioned(root, v)
+				d := empty
+				d.Falco.Strategy = s
+				if p := mustPlan(t, d, o); !p.Empty() {
+					t.Fatalf("blocks managing nothing planned: %s", p.Summary())
+				}
+				d.Rules = append(slices.Clone(d.Rules), policy.Rule{Name: shellRule, Pos: "tuning.hcl:5,1", Priority: ptr("ERROR")})
+				p := mustApply(t, d, o)
+				if len(p.Files) != 1 || len(p.Files[0].Changes) != 1 || p.Files[0].Changes[0].Rule != shellRule {
+					t.Fatalf("want the one rule changed alone: %s", p.Summary())
+				}
+				if own := string(p.Files[0].New); s == policy.Override && (strings.Contains(own, "Team rule") || strings.Contains(own, "- macro:")) {
+					t.Fatalf("entries for blocks managing nothing:\n%s", own)
+				}
+				if got := readNode(t, root, localPath); got != teamRule {
+					t.Fatal("the team's file changed")
+				}
+				d.Rules[0].Name = "Team rul"
+				if _, err := MakePlan(d, o); err == nil || !strings.Contains(err.Error(), `"Team rule"`) {
+					t.Fatalf("a misspelt name in a block managing nothing: %v", err)
+				}
+			})
+		}
+	}
+}

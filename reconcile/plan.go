@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"slices"
@@ -219,6 +220,17 @@ func MakePlan(d policy.Desired, o Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A block that manages nothing (the policy warns of it) is looked up, so
+	// that a misspelt name is told, and then leaves the vendor's definition
+	// as it is: no entry in the override file (an empty `override:` is an
+	// error to Falco), and no load order to keep.
+	d.Rules, d.Macros = ownRules(d.Rules), ownMacros(d.Macros)
+	maps.DeleteFunc(defs, func(name string, _ def) bool {
+		return !slices.ContainsFunc(d.Rules, func(r policy.Rule) bool { return r.Name == name })
+	})
+	maps.DeleteFunc(macros, func(name string, _ macroDef) bool {
+		return !slices.ContainsFunc(d.Macros, func(m policy.Macro) bool { return m.Name == name })
+	})
 	next := &State{Files: map[string]*FileState{}, Applied: st.Applied}
 	if err := p.planInPlace(d, rf, defs, lists, macros, st, next); err != nil {
 		return nil, err
