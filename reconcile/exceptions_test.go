@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -243,6 +244,24 @@ func TestExceptionLayouts(t *testing.T) {
 				t.Fatalf("not restored:\n%s", got)
 			}
 		})
+	}
+}
+
+// Falco loads an `exceptions:` key with no value as no exceptions (0.40.0
+// and 0.44.1 with a schema warning). rulekeeper does not write into it: it
+// asks for `[]`, naming the rule, and writes nothing.
+func TestExceptionsWithNoValueRefused(t *testing.T) {
+	for _, null := range []string{"", " ~", " null"} {
+		root := node032(t)
+		writeNode(t, root, localPath, []byte("- rule: Team rule\n  desc: x\n  condition: proc.name = sh\n  output: team\n  priority: WARNING\n  exceptions:"+null+"\n"))
+		before := snapshot(t, root)
+		_, err := MakePlan(excPolicy(policy.InPlace, "Team rule", policy.Exception{Name: "team", Fields: []string{"proc.name"}, Values: [][]policy.ExceptionValue{row("sh")}}), opts(root))
+		if err == nil || !strings.Contains(err.Error(), localPath+`:1: rule "Team rule": the rule's exceptions are empty: write `+"`exceptions: []`") {
+			t.Fatalf("exceptions:%s: got %v", null, err)
+		}
+		if !maps.Equal(snapshot(t, root), before) {
+			t.Fatal("files changed")
+		}
 	}
 }
 
