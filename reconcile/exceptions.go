@@ -143,6 +143,9 @@ func planExceptions(r policy.Rule, vendor []vendorException) ([]plannedException
 // rowsFit checks values given for the vendor's exception against its fields.
 func rowsFit(e policy.Exception, ve vendorException) error {
 	n, comps := len(ve.fields), compsOf(ve.fields, ve.comps, ve.single)
+	if len(comps) != n && !ve.single {
+		return fmt.Errorf("the vendor's exception has %d fields and %d comps, which Falco refuses (\"Fields and comps lists must have equal length\"): correct it in the file first", n, len(comps))
+	}
 	for _, row := range e.Values {
 		if ve.single {
 			if len(row) != 1 || row[0].IsList() {
@@ -154,7 +157,7 @@ func rowsFit(e policy.Exception, ve vendorException) error {
 			return fmt.Errorf("a row has %d values for the %d fields %s of the vendor's exception: give one value per field, in that order", len(row), n, flowList(ve.fields))
 		}
 		for j, v := range row {
-			if j < len(comps) && v.IsList() && !slices.Contains([]string{"in", "pmatch", "intersects"}, comps[j]) {
+			if v.IsList() && !slices.Contains([]string{"in", "pmatch", "intersects"}, comps[j]) {
 				return fmt.Errorf("a list value for %s, which the vendor's exception compares with %q: give one value", ve.fields[j], comps[j])
 			}
 		}

@@ -180,6 +180,12 @@ func TestExceptionRefusals(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "The rule defines no exception.") {
 		t.Fatalf("want a refusal for a rule without exceptions, got %v", err)
 	}
+	// An exception with fewer comps than fields, which Falco refuses (all three versions).
+	writeNode(t, root, localPath, []byte(strings.Replace(teamRule, "comps: [=, in]", "comps: [=]", 1)))
+	_, err = MakePlan(excPolicy(policy.InPlace, "Team rule", policy.Exception{Name: "proc_writer", Values: [][]policy.ExceptionValue{row("a", []string{"b"})}}), opts(root))
+	if err == nil || !strings.Contains(err.Error(), "the vendor's exception has 2 fields and 1 comps, which Falco refuses") {
+		t.Fatalf("want a refusal naming the vendor's comps, got %v", err)
+	}
 }
 
 // The drop-in: from 0.37 an `override: {exceptions: append}` entry, before
