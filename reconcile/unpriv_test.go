@@ -3,6 +3,7 @@ package reconcile
 import (
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,6 +140,29 @@ func TestPermissionDenied(t *testing.T) {
 				}
 			},
 			wantErr: []string{"saving state", "permission denied", "give it write access"},
+		},
+		{
+			// The override file of an earlier pass is to go, from a folder the pass cannot
+			// write: refused before anything is written, the in-place edit included.
+			name: "a file to remove in a folder it cannot write",
+			setup: func(t *testing.T, root string) {
+				if err := os.MkdirAll(filepath.Join(root, "var/lib/rulekeeper"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				mustApply(t, exam(policy.Override), opts(root))
+				for _, p := range []string{"/etc/falco", rulesPath, "/etc/falco/falco_rules.local.yaml", "/etc/falco/falco.yaml", policy.DefaultOverrideFile} {
+					chown(t, root, p, nobody)
+				}
+				if err := filepath.WalkDir(filepath.Join(root, "var/lib/rulekeeper"), func(p string, _ fs.DirEntry, err error) error {
+					if err == nil {
+						err = os.Chown(p, nobody, nobody)
+					}
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantErr: []string{"/etc/falco/rules.d", "permission denied"},
 		},
 		{
 			name: "everything writable: the pass works",
