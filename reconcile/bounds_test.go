@@ -168,6 +168,23 @@ func TestSandboxSymlinkNotHost(t *testing.T) {
 	}
 }
 
+// A rules folder's entry that is an absolute symlink is followed inside the
+// sandbox too: its target (missing on the host) is a rules file there, and
+// the edit is written through it.
+func TestSandboxSymlinkInRulesFolder(t *testing.T) {
+	root := node032(t)
+	const target = "/etc/falco/shared/team.yaml"
+	writeNode(t, root, target, []byte(teamRule))
+	link(t, root, target, "/etc/falco/rules.d/20-team.yaml")
+	mustApply(t, policy.Desired{Rules: []policy.Rule{{Name: "Team rule", Pos: "team.hcl:1,1", Priority: ptr("ERROR")}}}, opts(root))
+	if got := readNode(t, root, target); !strings.Contains(got, "priority: ERROR\n") {
+		t.Fatalf("the edit is not in the link's target:\n%s", got)
+	}
+	if fi, err := os.Lstat(filepath.Join(root, "etc/falco/rules.d/20-team.yaml")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link is gone: %v", err)
+	}
+}
+
 // A regular rules file outside /etc/falco is refused as such, not as a symlink.
 func TestRegularFileOutsideConfigDir(t *testing.T) {
 	root := node032(t)

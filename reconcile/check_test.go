@@ -46,6 +46,13 @@ func TestCheckItemRefuses(t *testing.T) {
 			}
 		})
 	}
+	// An edit that took the managed key away with its value.
+	line := "  output: old out\n"
+	i := strings.Index(vendor, line)
+	next, nspans := splice(vendor, []edit{{i, i + len(line), ""}})
+	if _, _, err := checkItem(vendor, [][2]int{{i, i + len(line)}}, next, nspans, map[string]string{"output": "new out"}); err == nil || !strings.Contains(err.Error(), `output reads "<nil>", not "new out"`) {
+		t.Fatalf("a managed key gone: %v", err)
+	}
 }
 
 // The whole-file guard of files whose items do not stand alone refuses a
