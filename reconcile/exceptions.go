@@ -318,13 +318,8 @@ func exceptionsEdit(vendor string, m *yaml.Node, r policy.Rule) (edit, string, V
 	if reg.absent {
 		var raw string
 		if reg.flow {
-			sep := ", "
-			for reg.start > 0 && strings.ContainsRune(" \t\r\n", rune(vendor[reg.start-1])) {
-				reg.start--
-			}
-			if reg.start > 0 && (vendor[reg.start-1] == ',' || vendor[reg.start-1] == '{') {
-				sep = " "
-			}
+			var sep string
+			reg.start, sep = flowInsert(vendor, reg.start)
 			fl := make([]string, len(planned))
 			for i, pe := range planned {
 				fl[i] = pe.flow()

@@ -228,6 +228,10 @@ func TestExceptionLayouts(t *testing.T) {
 	}{
 		{"flow mapping", "- {rule: Team rule, desc: x, condition: proc.name = sh, output: team, priority: WARNING}\n",
 			`- {rule: Team rule, desc: x, condition: proc.name = sh, output: team, priority: WARNING, exceptions: [{name: team, fields: [proc.name], values: [[sh], ["yes"]]}]}` + "\n"},
+		{"flow mapping with a trailing comma", "- {rule: Team rule, desc: x, condition: proc.name = sh, output: team, priority: WARNING, }\n",
+			`- {rule: Team rule, desc: x, condition: proc.name = sh, output: team, priority: WARNING, exceptions: [{name: team, fields: [proc.name], values: [[sh], ["yes"]]}], }` + "\n"},
+		{"flow mapping on lines of its own", "- {rule: Team rule, desc: x, condition: proc.name = sh, output: team,\n   priority: WARNING\n  }\n",
+			"- {rule: Team rule, desc: x, condition: proc.name = sh, output: team,\n   priority: WARNING, exceptions: [{name: team, fields: [proc.name], values: [[sh], [\"yes\"]]}]\n  }\n"},
 		{"flow list of exceptions", "- rule: Team rule\n  desc: x\n  condition: proc.name = sh\n  output: team\n  priority: WARNING\n  exceptions: []\n",
 			"- rule: Team rule\n  desc: x\n  condition: proc.name = sh\n  output: team\n  priority: WARNING\n  exceptions: [{name: team, fields: [proc.name], values: [[sh], [\"yes\"]]}]\n"},
 		{"two documents", "- list: x\n  items: [a]\n---\n- rule: Team rule\n  desc: x\n  condition: proc.name = sh\n  output: team\n  priority: WARNING\n",

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"testing"
 
+	"github.com/rulekeeper/rulekeeper/policy"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -32,5 +33,46 @@ func TestFlowScalarEnd(t *testing.T) {
 		if err != nil || string(text[start:end]) != tc.raw {
 			t.Errorf("%q: got %q, %v; want %q", tc.text, text[start:end], err, tc.raw)
 		}
+	}
+}
+
+// A key the rule lacks goes into a flow mapping as `, key: value` after the
+// last value, before a trailing comma, and taking it out again gives the
+// vendor's bytes back.
+func TestFlowMappingKeyAddedAndTakenOut(t *testing.T) {
+	for _, tc := range []struct{ name, vendor, want string }{
+		{"one line", "- {rule: Team rule, desc: x, condition: proc.name = sh, output: team, priority: WARNING}\n",
+			"- {rule: Team rule, desc: x, condition: proc.name = sh, output: team, priority: WARNING, enabled: false}\n"},
+		{"blank before the brace", "- {rule: Team rule, desc: x, condition: proc.name = sh, output: team, priority: WARNING }\n",
+			"- {rule: Team rule, desc: x, condition: proc.name = sh, output: team, priority: WARNING, enabled: false }\n"},
+		{"trailing comma", "- {rule: Team rule, desc: x, condition: proc.name = sh, output: team, priority: WARNING, }\n",
+			"- {rule: Team rule, desc: x, condition: proc.name = sh, output: team, priority: WARNING, enabled: false, }\n"},
+		{"brace on a line of its own", "- {rule: Team rule, desc: x, condition: proc.name = sh, output: team,\n   priority: WARNING,\n  }\n",
+			"- {rule: Team rule, desc: x, condition: proc.name = sh, output: team,\n   priority: WARNING, enabled: false,\n  }\n"},
+		{"brace on the next line, after a comment line", "- {rule: Team rule, desc: x, condition: proc.name = sh, output: team, priority: WARNING\n# a note\n  }\n",
+			"- {rule: Team rule, desc: x, condition: proc.name = sh, output: team, priority: WARNING, enabled: false\n# a note\n  }\n"},
+		{"quoted text with a hash on the last line", "- {rule: Team rule, desc: x, condition: proc.name = sh, priority: WARNING, output: \"team \\\" #1\"\n  }\n",
+			"- {rule: Team rule, desc: x, condition: proc.name = sh, priority: WARNING, output: \"team \\\" #1\", enabled: false\n  }\n"},
+		{"a comment before the brace", "- {rule: Team rule, desc: x, condition: proc.name = sh, output: team,\n   priority: WARNING  # 'a note', \"#2\"\n  }\n",
+			"- {rule: Team rule, desc: x, condition: proc.name = sh, output: team,\n   priority: WARNING, enabled: false  # 'a note', \"#2\"\n  }\n"},
+		{"a comment after a trailing comma", "- {rule: Team rule, desc: x, condition: proc.name = sh, output: 'team #1',  # note\n   priority: WARNING, # note, too\n  }\n",
+			"- {rule: Team rule, desc: x, condition: proc.name = sh, output: 'team #1',  # note\n   priority: WARNING, enabled: false, # note, too\n  }\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := node032(t)
+			writeNode(t, root, localPath, []byte(tc.vendor))
+			d := policy.Desired{Rules: []policy.Rule{{Name: "Team rule", Pos: "team.hcl:1,1", Enabled: ptr(false)}}}
+			mustApply(t, d, opts(root))
+			if got := readNode(t, root, localPath); got != tc.want {
+				t.Fatalf("got\n%s\nwant\n%s", got, tc.want)
+			}
+			if p := mustPlan(t, d, opts(root)); !p.Empty() {
+				t.Fatalf("second pass plans %s", p.Summary())
+			}
+			mustApply(t, policy.Desired{}, opts(root))
+			if got := readNode(t, root, localPath); got != tc.vendor {
+				t.Fatalf("not restored:\n%s", got)
+			}
+		})
 	}
 }

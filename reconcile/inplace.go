@@ -225,14 +225,9 @@ func desiredItem(vendor string, m *yaml.Node, r policy.Rule) (next string, vspan
 		orig := vendor[reg.start:reg.end]
 		switch {
 		case reg.absent && reg.flow:
-			sep := ", "
-			for reg.start > 0 && strings.ContainsRune(" \t\r\n", rune(vendor[reg.start-1])) {
-				reg.start--
-				reg.end--
-			}
-			if reg.start > 0 && (vendor[reg.start-1] == ',' || vendor[reg.start-1] == '{') {
-				sep = " "
-			}
+			var sep string
+			reg.start, sep = flowInsert(vendor, reg.start)
+			reg.end = reg.start
 			raw = sep + field + ": " + raw
 		case reg.absent:
 			raw = "\n" + strings.Repeat(" ", reg.keyCol) + field + ": " + raw

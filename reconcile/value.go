@@ -103,6 +103,54 @@ type region struct {
 	flow bool
 }
 
+// flowInsert is where a new `key: value` goes in a flow mapping that closes
+// at end, and what comes before it: after the last value and before a
+// trailing comma, as `, key: value`, which is what taking the key out again
+// removes (locateManaged), leaving the vendor's bytes.
+func flowInsert(text string, end int) (int, string) {
+	back := func(at int) int { // over blanks, and the comment ending a line
+		for at > 0 && strings.ContainsRune(" \t\r\n", rune(text[at-1])) {
+			at--
+			if text[at] == '\n' {
+				ls := strings.LastIndexByte(text[:at], '\n') + 1
+				if c := commentStart(text[ls:at]); c >= 0 {
+					at = ls + c
+				}
+			}
+		}
+		return at
+	}
+	at := back(end)
+	if at > 0 && text[at-1] == ',' {
+		at = back(at - 1)
+	}
+	if at > 0 && text[at-1] == '{' {
+		return at, " "
+	}
+	return at, ", "
+}
+
+// commentStart is where a comment begins in a line of YAML (a # at the
+// line's start or after a blank, outside quotes), or -1.
+func commentStart(line string) int {
+	var quote byte
+	for i := 0; i < len(line); i++ {
+		switch c := line[i]; {
+		case quote == '"' && c == '\\':
+			i++
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '#' && (i == 0 || line[i-1] == ' ' || line[i-1] == '\t'):
+			return i
+		}
+	}
+	return -1
+}
+
 // locate finds the value of key in an item. An absent key gets the position
 // after the item's last value, where a new `key: value` line is inserted.
 func locate(text []byte, m *yaml.Node, key string) (region, error) {
