@@ -393,3 +393,36 @@ func TestEveryRuleExceptionInPlace(t *testing.T) {
 		t.Fatalf("not restored:\n%s", diff)
 	}
 }
+
+// Rows go after the vendor's last row or key even where it is a flow list
+// over several lines, after a comment ending its line, after blanks that
+// end its line, and before anything else that follows on the line.
+func TestExceptionValuesAfterFlowNodes(t *testing.T) {
+	const head = "- rule: Team rule\n  desc: x\n  condition: proc.name = sh\n  output: team\n  priority: WARNING\n  exceptions:\n"
+	for _, tc := range []struct{ name, vendor, want string }{
+		{"last row over two lines", "    - name: e\n      fields: [proc.name, proc.pname]\n      values:\n        - [a, b]\n        - [c,\n           d]\n  tags: [t]\n",
+			"    - name: e\n      fields: [proc.name, proc.pname]\n      values:\n        - [a, b]\n        - [c,\n           d]\n        - [x, z]\n  tags: [t]\n"},
+		{"fields over two lines, a comment", "    - name: e\n      fields: [proc.name,\n        proc.pname]  # two\n  tags: [t]\n",
+			"    - name: e\n      fields: [proc.name,\n        proc.pname]  # two\n      values:\n        - [x, z]\n  tags: [t]\n"},
+		{"blanks after the last row", "    - name: e\n      fields: [proc.name, proc.pname]\n      values:\n        - [a, b]   \n  tags: [t]\n",
+			"    - name: e\n      fields: [proc.name, proc.pname]\n      values:\n        - [a, b]   \n        - [x, z]\n  tags: [t]\n"},
+		{"the last row ends the file, with no line break", "    - name: e\n      fields: [proc.name, proc.pname]\n      values:\n        - [a, b]",
+			"    - name: e\n      fields: [proc.name, proc.pname]\n      values:\n        - [a, b]\n        - [x, z]"},
+		{"a blank before the bracket", "    - name: e\n      fields: [proc.name, proc.pname]\n      values: [[a, b] ]\n  tags: [t]\n",
+			"    - name: e\n      fields: [proc.name, proc.pname]\n      values: [[a, b], [x, z] ]\n  tags: [t]\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := node032(t)
+			writeNode(t, root, localPath, []byte(head+tc.vendor))
+			d := excPolicy(policy.InPlace, "Team rule", policy.Exception{Name: "e", Values: [][]policy.ExceptionValue{row("x", "z")}})
+			mustApply(t, d, opts(root))
+			if got := readNode(t, root, localPath); got != head+tc.want {
+				t.Fatalf("got\n%s\nwant\n%s", got, head+tc.want)
+			}
+			mustApply(t, excPolicy(policy.InPlace, "Team rule"), opts(root))
+			if got := readNode(t, root, localPath); got != head+tc.vendor {
+				t.Fatalf("not restored:\n%s", got)
+			}
+		})
+	}
+}
