@@ -364,3 +364,31 @@ func TestSettingsDropInBesideLaterConfigFiles(t *testing.T) {
 		})
 	}
 }
+
+// A node whose Falco version is unknown, with a config folder in
+// falco.yaml, gets the drop-in: config_files means 0.38 or later.
+func TestSettingsVersionUnknownDropIn(t *testing.T) {
+	root := node044(t)
+	vendor := readNode(t, root, falcoYAML)
+	p := mustApply(t, settingsPolicy(policy.Settings{JSONOutput: ptr(true)}), versioned(root, ""))
+	if len(p.Files) != 1 || p.Files[0].Path != dropIn || readNode(t, root, falcoYAML) != vendor {
+		t.Fatalf("want the drop-in alone: %s", p.Summary())
+	}
+}
+
+// A drop-in to take back that cannot be read (here a folder stands in its
+// place) stops the plan, naming it.
+func TestSettingsDropInToRemoveUnreadable(t *testing.T) {
+	root := node044(t)
+	mustApply(t, settingsPolicy(policy.Settings{JSONOutput: ptr(true)}), versioned(root, "0.44.1"))
+	h := filepath.Join(root, dropIn)
+	if err := os.Remove(h); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(h, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := MakePlan(policy.Desired{}, versioned(root, "0.44.1")); err == nil || !strings.Contains(err.Error(), dropIn+": ") {
+		t.Fatalf("want an error naming the drop-in, got %v", err)
+	}
+}
