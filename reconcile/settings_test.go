@@ -392,3 +392,52 @@ func TestSettingsDropInToRemoveUnreadable(t *testing.T) {
 		t.Fatalf("want an error naming the drop-in, got %v", err)
 	}
 }
+
+// A setting the policy asks at the vendor's own value tells nothing of
+// whether the file is the one rulekeeper wrote: a package upgrade of
+// falco.yaml is still told from drift by the other values.
+func TestSettingsUpgradeBesideAVendorValue(t *testing.T) {
+	root := node032(t)
+	vendor := readNode(t, root, falcoYAML)
+	s := settingsPolicy(policy.Settings{JSONOutput: ptr(false), Priority: ptr("warning")})
+	mustApply(t, s, versioned(root, "0.32.1"))
+	upgraded := strings.Replace(vendor, "\nbuffered_outputs: false\n", "\nbuffered_outputs: true\n", 1)
+	writeNode(t, root, falcoYAML, []byte(upgraded))
+	p := mustApply(t, s, versioned(root, "0.32.1"))
+	want := strings.Replace(upgraded, "\npriority: debug\n", "\npriority: warning\n", 1)
+	if got := readNode(t, root, falcoYAML); got != want || len(p.Files) != 1 || len(p.Files[0].Changes) != 1 || p.Files[0].Changes[0].Reason != ReasonUpgrade {
+		t.Fatalf("upgrade: %s\n%s", p.Summary(), p.Diff())
+	}
+}
+
+// A config file Falco merges after falco.yaml that sets other keys is no
+// obstacle to editing falco.yaml.
+func TestSettingsBesideALaterConfigFile(t *testing.T) {
+	root := node044(t)
+	cfg := readNode(t, root, falcoYAML)
+	writeNode(t, root, falcoYAML, []byte(strings.Replace(cfg, "config_files:\n  - /etc/falco/config.d\n", "config_files:\n  - /etc/falco/extra.yaml\n", 1)))
+	writeNode(t, root, "/etc/falco/extra.yaml", []byte("buffered_outputs: true\n"))
+	p := mustApply(t, settingsPolicy(policy.Settings{Priority: ptr("warning")}), versioned(root, "0.44.1"))
+	if len(p.Files) != 1 || p.Files[0].Path != falcoYAML || !strings.Contains(readNode(t, root, falcoYAML), "\npriority: warning\n") {
+		t.Fatalf("want falco.yaml edited: %s", p.Summary())
+	}
+}
+
+// Settings whose keys stand in falco.yaml in another order than the
+// policy's are told apart the same: drift is put back as drift.
+func TestSettingsKeysInAnyOrder(t *testing.T) {
+	root := node032(t)
+	cfg := readNode(t, root, falcoYAML)
+	writeNode(t, root, falcoYAML, []byte("priority: debug\n"+strings.Replace(cfg, "\npriority: debug\n", "\n", 1)))
+	s := settingsPolicy(policy.Settings{JSONOutput: ptr(true), Priority: ptr("warning")})
+	mustApply(t, s, versioned(root, "0.32.1"))
+	applied := readNode(t, root, falcoYAML)
+	if !strings.HasPrefix(applied, "priority: warning\n") || !strings.Contains(applied, "\njson_output: true\n") {
+		t.Fatalf("falco.yaml:\n%s", applied)
+	}
+	writeNode(t, root, falcoYAML, []byte(strings.Replace(applied, "\njson_output: true\n", "\njson_output: false\n", 1)))
+	p := mustApply(t, s, versioned(root, "0.32.1"))
+	if readNode(t, root, falcoYAML) != applied || len(p.Files) != 1 || len(p.Files[0].Changes) != 1 || p.Files[0].Changes[0].Reason != ReasonDrift {
+		t.Fatalf("drift not put back as drift: %s", p.Summary())
+	}
+}
