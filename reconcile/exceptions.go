@@ -318,13 +318,12 @@ func exceptionsEdit(vendor string, m *yaml.Node, r policy.Rule) (edit, string, V
 	if reg.absent {
 		var raw string
 		if reg.flow {
-			var sep string
-			reg.start, sep = flowInsert(vendor, reg.start)
+			reg.start = flowInsert(vendor, reg.start)
 			fl := make([]string, len(planned))
 			for i, pe := range planned {
 				fl[i] = pe.flow()
 			}
-			raw = sep + "exceptions: [" + strings.Join(fl, ", ") + "]"
+			raw = ", exceptions: [" + strings.Join(fl, ", ") + "]"
 		} else {
 			ind := strings.Repeat(" ", reg.keyCol)
 			raw = "\n" + ind + "exceptions:"

@@ -225,10 +225,9 @@ func desiredItem(vendor string, m *yaml.Node, r policy.Rule) (next string, vspan
 		orig := vendor[reg.start:reg.end]
 		switch {
 		case reg.absent && reg.flow:
-			var sep string
-			reg.start, sep = flowInsert(vendor, reg.start)
+			reg.start = flowInsert(vendor, reg.start)
 			reg.end = reg.start
-			raw = sep + field + ": " + raw
+			raw = ", " + field + ": " + raw
 		case reg.absent:
 			raw = "\n" + strings.Repeat(" ", reg.keyCol) + field + ": " + raw
 		}

@@ -103,11 +103,11 @@ type region struct {
 	flow bool
 }
 
-// flowInsert is where a new `key: value` goes in a flow mapping that closes
-// at end, and what comes before it: after the last value and before a
-// trailing comma, as `, key: value`, which is what taking the key out again
-// removes (locateManaged), leaving the vendor's bytes.
-func flowInsert(text string, end int) (int, string) {
+// flowInsert is where a new `, key: value` goes in a rule's flow mapping
+// (never empty: it has its rule key) that closes at end: after the last
+// value, before a trailing comma and a comment ending the line. Taking the
+// key out again removes just that (locateManaged): the vendor's bytes.
+func flowInsert(text string, end int) int {
 	back := func(at int) int { // over blanks, and the comment ending a line
 		for at > 0 && strings.ContainsRune(" \t\r\n", rune(text[at-1])) {
 			at--
@@ -124,10 +124,7 @@ func flowInsert(text string, end int) (int, string) {
 	if at > 0 && text[at-1] == ',' {
 		at = back(at - 1)
 	}
-	if at > 0 && text[at-1] == '{' {
-		return at, " "
-	}
-	return at, ", "
+	return at
 }
 
 // commentStart is where a comment begins in a line of YAML (a # at the
