@@ -239,20 +239,7 @@ func TestExceptionLayouts(t *testing.T) {
 				"  exceptions:\n    - name: team\n      fields: [proc.name]\n      values:\n        - [sh]\n        - [\"yes\"]\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			root := node032(t)
-			writeNode(t, root, localPath, []byte(tc.vendor))
-			d := excPolicy(policy.InPlace, "Team rule", team)
-			mustApply(t, d, opts(root))
-			if got := readNode(t, root, localPath); got != tc.want {
-				t.Fatalf("got\n%s\nwant\n%s", got, tc.want)
-			}
-			if p := mustPlan(t, d, opts(root)); !p.Empty() {
-				t.Fatalf("second pass plans %s", p.Summary())
-			}
-			mustApply(t, excPolicy(policy.InPlace, "Team rule"), opts(root))
-			if got := readNode(t, root, localPath); got != tc.vendor {
-				t.Fatalf("not restored:\n%s", got)
-			}
+			editedAndBack(t, node032(t), localPath, excPolicy(policy.InPlace, "Team rule", team), tc.vendor, tc.want)
 		})
 	}
 }
@@ -412,17 +399,8 @@ func TestExceptionValuesAfterFlowNodes(t *testing.T) {
 			"    - name: e\n      fields: [proc.name, proc.pname]\n      values: [[a, b], [x, z] ]\n  tags: [t]\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			root := node032(t)
-			writeNode(t, root, localPath, []byte(head+tc.vendor))
 			d := excPolicy(policy.InPlace, "Team rule", policy.Exception{Name: "e", Values: [][]policy.ExceptionValue{row("x", "z")}})
-			mustApply(t, d, opts(root))
-			if got := readNode(t, root, localPath); got != head+tc.want {
-				t.Fatalf("got\n%s\nwant\n%s", got, head+tc.want)
-			}
-			mustApply(t, excPolicy(policy.InPlace, "Team rule"), opts(root))
-			if got := readNode(t, root, localPath); got != head+tc.vendor {
-				t.Fatalf("not restored:\n%s", got)
-			}
+			editedAndBack(t, node032(t), localPath, d, head+tc.vendor, head+tc.want)
 		})
 	}
 }

@@ -59,20 +59,8 @@ func TestFlowMappingKeyAddedAndTakenOut(t *testing.T) {
 			"- {rule: Team rule, desc: x, condition: proc.name = sh, output: 'team #1',  # note\n   priority: WARNING, enabled: false, # note, too\n  }\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			root := node032(t)
-			writeNode(t, root, localPath, []byte(tc.vendor))
 			d := policy.Desired{Rules: []policy.Rule{{Name: "Team rule", Pos: "team.hcl:1,1", Enabled: ptr(false)}}}
-			mustApply(t, d, opts(root))
-			if got := readNode(t, root, localPath); got != tc.want {
-				t.Fatalf("got\n%s\nwant\n%s", got, tc.want)
-			}
-			if p := mustPlan(t, d, opts(root)); !p.Empty() {
-				t.Fatalf("second pass plans %s", p.Summary())
-			}
-			mustApply(t, policy.Desired{}, opts(root))
-			if got := readNode(t, root, localPath); got != tc.vendor {
-				t.Fatalf("not restored:\n%s", got)
-			}
+			editedAndBack(t, node032(t), localPath, d, tc.vendor, tc.want)
 		})
 	}
 }

@@ -103,3 +103,24 @@ func mustApply(t testing.TB, d policy.Desired, o Options) *Plan {
 	}
 	return p
 }
+
+// editedAndBack applies d to a node whose file p holds vendor: p must then
+// read want, a second pass must plan nothing, and a pass without d must give
+// the vendor's bytes back.
+func editedAndBack(t *testing.T, root, p string, d policy.Desired, vendor, want string) {
+	t.Helper()
+	writeNode(t, root, p, []byte(vendor))
+	mustApply(t, d, opts(root))
+	if got := readNode(t, root, p); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	if pl := mustPlan(t, d, opts(root)); !pl.Empty() {
+		t.Fatalf("second pass plans %s", pl.Summary())
+	}
+	undo := d
+	undo.Rules, undo.Macros, undo.Lists, undo.Settings = nil, nil, nil, nil
+	mustApply(t, undo, opts(root))
+	if got := readNode(t, root, p); got != vendor {
+		t.Fatalf("not restored:\n%s", got)
+	}
+}
