@@ -134,3 +134,38 @@ func TestNoPlaceForTemp(t *testing.T) {
 	}
 	sameTree(t, before, snapshot(t, root))
 }
+
+// A converged pass sweeps the staging folder of every file rulekeeper
+// manages, known from the state: the override file's (the folder above its
+// rules folder) where the override strategy edits nothing else there, and
+// that of a rules file in a folder of its own.
+func TestStraysSweptWhereEachFileStages(t *testing.T) {
+	team := policy.Desired{Falco: policy.Falco{Strategy: policy.InPlace, RulesFiles: []string{rulesPath, "/etc/falco/extra/team.yaml"}},
+		Rules: []policy.Rule{{Name: "Team rule", Pos: "team.hcl:1,1", Priority: ptr("ERROR")}}}
+	for _, tc := range []struct {
+		name  string
+		d     policy.Desired
+		stray string
+	}{
+		{"override file", exam(policy.Override), "/etc/falco/.50-rulekeeper.yaml.rulekeeper-43"},
+		{"rules file in a folder of its own", team, "/etc/falco/extra/.team.yaml.rulekeeper-7"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := node032(t)
+			writeNode(t, root, "/etc/falco/extra/team.yaml", []byte(teamRule))
+			mustApply(t, tc.d, opts(root))
+			writeNode(t, root, tc.stray, []byte("- rule: half"))
+			p := mustPlan(t, tc.d, opts(root))
+			if !p.Empty() {
+				t.Fatalf("not converged: %s", p.Summary())
+			}
+			res, err := Apply(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(res.Swept, []string{tc.stray}) {
+				t.Fatalf("swept %q, want %q", res.Swept, tc.stray)
+			}
+		})
+	}
+}
