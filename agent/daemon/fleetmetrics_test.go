@@ -22,7 +22,8 @@ import (
 
 // The fleet's metrics as a running daemon serves them: the converged gauge
 // and the applied commit's committer time follow the node, drift put back
-// counts as restored, the build is told.
+// counts as restored, the build is told, and the wave is -1 for a policy
+// without a rollout block.
 func TestFleetMetricsFollowTheNode(t *testing.T) {
 	t.Parallel()
 	addr := freeAddr(t)
@@ -39,6 +40,7 @@ func TestFleetMetricsFollowTheNode(t *testing.T) {
 	m.wait(t, "rulekeeper_converged", nil, 1)
 	m.wait(t, "rulekeeper_applied_commit_timestamp_seconds", []string{"commit", head}, committed)
 	m.wait(t, "rulekeeper_build_info", []string{"version", "9.8.7", "goversion", runtime.Version()}, 1)
+	m.wait(t, "rulekeeper_rollout_wave", nil, -1) // the policy has no rollout block
 
 	// A new commit, made a second later: one series, the new commit's.
 	time.Sleep(1100 * time.Millisecond)

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -213,13 +215,22 @@ func TestRolloutTrailerNeedsVerification(t *testing.T) {
 }
 
 // A gate that cannot be asked holds the commit (on_error "hold", the
-// default) and the status says why; with on_error "proceed" the node
+// default), asks again on every poll and keeps the time of an unchanged
+// answer, and the status says why; with on_error "proceed" the node
 // applies it, and says that too.
 func TestRolloutGateUnreachable(t *testing.T) {
 	t.Parallel()
 	u := gitserve.NewUpstream(t)
 	srv := gitserve.StartDaemon(t, u.Root)
-	down := "http://127.0.0.1:" + strconv.Itoa(gitserve.FreePort(t)) // nothing listens there
+	// A Prometheus that cannot answer (503 on every query, as one that is
+	// starting up), counting the tries.
+	var asked atomic.Int64
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		http.Error(w, "starting up", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(prom.Close)
+	down := prom.URL
 	policy := func(prefix, onError string) string {
 		return examPolicy(t, prefix) + fmt.Sprintf(`
 rollout {
@@ -248,11 +259,18 @@ rollout {
 		t.Errorf("status: %+v gate %+v", r, r.Gate)
 	}
 	ev := n.hook.wait(t, 5*time.Second, "rollout", func(e hookEvent) bool { return e.f("state") == "gate_error" })
-	if ev.Priority != "Warning" {
-		t.Errorf("alert priority %s", ev.Priority)
+	if ev.Priority != "Warning" || !strings.Contains(ev.Output, "commit "+held[:12]+" is held") {
+		t.Errorf("alert %s: %s", ev.Priority, ev.Output) // the commit cut to 12 characters, as git's short form
 	}
 	if n.has("HELD SHELL!!!") {
 		t.Fatal("applied a commit its gate could not clear")
+	}
+	// The same answer on the polls after keeps its time: a gate that holds
+	// for hours does not rewrite the status file on every poll.
+	tries := asked.Load()
+	testwait.Eventually(t, 15*time.Second, "the gate asked again on three more polls", func() bool { return asked.Load() >= tries+3 })
+	if again := n.rollout(); again.Gate == nil || !again.Gate.Time.Equal(r.Gate.Time) {
+		t.Errorf("the gate's unchanged answer was rewritten: %+v, first %v", again.Gate, r.Gate.Time)
 	}
 
 	through := u.Commit("proceed", map[string]string{"policy.hcl": policy("THROUGH SHELL!!!", "\n    on_error   = \"proceed\"")})
