@@ -18,7 +18,7 @@ func conditionMode(c policy.Condition) string {
 	return "append"
 }
 
-// ownMacros are the macros that have an entry in the agent-owned file.
+// ownMacros are the macro blocks that change something: a condition.
 func ownMacros(macros []policy.Macro) []policy.Macro {
 	var out []policy.Macro
 	for _, m := range macros {

@@ -73,10 +73,7 @@ func (p *Plan) planOverride(d policy.Desired, rf map[string]*rulesFile, defs map
 		b.WriteString("\n" + listEntry(l, eff, res.items, modern))
 		changes = append(changes, Change{Kind: "list", Rule: l.Name, Field: "items", Reason: ReasonPolicy})
 	}
-	for _, mac := range d.Macros {
-		if mac.Condition == nil {
-			continue
-		}
+	for _, mac := range d.Macros { // each with a condition block: MakePlan left out those without
 		b.WriteString("\n" + macroEntry(mac, modern))
 		changes = append(changes, Change{Kind: "macro", Rule: mac.Name, Field: "condition", Reason: ReasonPolicy})
 	}
@@ -100,7 +97,7 @@ func (p *Plan) planOverride(d policy.Desired, rf map[string]*rulesFile, defs map
 		changes = append(changes, Change{Rule: r.Name, Field: strings.Join(fieldsOf(r), ","), Reason: ReasonPolicy})
 	}
 	out := b.String()
-	if err := checkOwnFile(out, d.Lists, ownMacros(d.Macros), d.Rules); err != nil {
+	if err := checkOwnFile(out, d.Lists, d.Macros, d.Rules); err != nil {
 		return fmt.Errorf("%s: refusing to write: %w", own, err)
 	}
 	next.Files[own] = &FileState{Owned: true, SHA256: sum([]byte(out))}
