@@ -24,8 +24,9 @@ type Config struct {
 
 	Source    *SourceConfig // nil when PolicyDir is used
 	PolicyDir string        // a local policy folder instead of a git source
-	// Interval and Splay space the polls: every Interval plus a random part
-	// of Splay, so that a fleet does not hit the git server all at once.
+	// Interval and Splay space the polls: every Interval, shifted by an
+	// offset below Splay drawn once at start, so that a fleet does not hit
+	// the git server all at once.
 	Interval, Splay time.Duration
 
 	Drift    DriftConfig

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -68,7 +67,8 @@ type Daemon struct {
 	// beforePass, in tests, runs at the start of every pass.
 	beforePass func()
 
-	loop loopState // touched by the loop goroutine only
+	loop  loopState // touched by the loop goroutine only
+	polls cadence   // likewise
 }
 
 // New prepares a daemon: it takes the state directory's daemon lock
@@ -79,7 +79,8 @@ func New(cfg *agent.Config, o Options) (*Daemon, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Daemon{cfg: cfg, root: o.Root, log: log, kick: make(chan struct{}, 1), ready: make(chan struct{})}
+	d := &Daemon{cfg: cfg, root: o.Root, log: log, kick: make(chan struct{}, 1), ready: make(chan struct{}),
+		polls: newCadence(cfg.Interval, cfg.Splay)}
 	d.stateDir = hostPath(o.Root, cfg.StateDir)
 	if err := os.MkdirAll(d.stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory %s: %w", cfg.StateDir, err)
@@ -180,7 +181,7 @@ func (d *Daemon) Ready() <-chan struct{} { return d.ready }
 func (d *Daemon) Handler() http.Handler { return d.alerts.Handler() }
 
 // Run runs passes until ctx is done: one at once, then after each trigger
-// and each poll interval (plus splay). When ctx ends during a pass, the
+// and at each poll (cadence). When ctx ends during a pass, the
 // pass stops at its next step (a write in progress completes: writes are
 // atomic) and Run returns nil.
 func (d *Daemon) Run(ctx context.Context) error {
@@ -225,22 +226,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-d.kick:
 			event = true
 		}
+		start := time.Now()
 		wait := d.pass(ctx, event)
 		if ctx.Err() != nil {
 			return nil
 		}
 		d.readyOnce.Do(func() { close(d.ready) })
-		timer.Reset(wait)
+		timer.Reset(wait - time.Since(start)) // wait counts from the pass's start
 	}
-}
-
-// nextPoll is the interval plus a random part of the splay.
-func (d *Daemon) nextPoll() time.Duration { return d.cfg.Interval + d.splay() }
-
-// splay is a random part of the configured splay.
-func (d *Daemon) splay() time.Duration {
-	if d.cfg.Splay > 0 {
-		return rand.N(d.cfg.Splay)
-	}
-	return 0
 }

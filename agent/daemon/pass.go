@@ -60,7 +60,7 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 	}
 	start := time.Now()
 	ls := &d.loop
-	wait := d.nextPoll()
+	wait := d.polls.next(start)
 	defer func() { d.alerts.ObserveNode(ls.converged, ls.status.Commit, ls.status.CommitTime) }()
 
 	rev, changed, serr := d.sync(ctx)
@@ -115,9 +115,9 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 		if hold, next := d.holdHead(ctx, rev); hold {
 			dir, commit = d.good()
 			if next > 0 {
-				// Every node of a wave computes the same deadline: the
-				// splay keeps them from asking the server all at once.
-				wait = min(wait, next+d.splay())
+				// Every node of a wave computes the same deadline: its
+				// offset keeps them from asking the server all at once.
+				wait = min(wait, next+d.polls.offset)
 			}
 		}
 	}

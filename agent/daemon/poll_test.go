@@ -9,37 +9,66 @@ import (
 	"github.com/rulekeeper/rulekeeper/agent"
 )
 
-// The next poll comes after the interval plus a random part of the splay,
-// never before the interval; without splay, at the interval exactly.
-func TestPollWaitsIntervalPlusSplay(t *testing.T) {
+// Polls come every interval from the first pass, shifted by an offset
+// below the splay that the daemon draws once: passes between polls (an
+// edit, a trigger) do not move the next one, so no gap is longer than the
+// interval, and nodes started together poll apart.
+func TestPollsKeepTheirCadence(t *testing.T) {
 	t.Parallel()
 	for _, splay := range []time.Duration{0, time.Minute} {
 		l := newLab(t, labOpts{local: true, interval: "1h"})
 		cfg := l.config()
 		cfg.Splay = splay
-		d, err := New(cfg, Options{Root: l.root})
-		if err != nil {
-			t.Fatal(err)
-		}
 		late := 0
-		for i := range 8 {
-			w := d.pass(context.Background(), i > 0)
-			if w < time.Hour || w >= time.Hour+max(splay, 1) {
-				t.Errorf("splay %v: next poll in %v, want the interval (1h) plus less than the splay", splay, w)
+		for range 3 {
+			d := reopen(t, cfg, Options{Root: l.root})
+			first := d.pass(context.Background(), false)
+			if off := first - time.Hour; off < 0 || off >= max(splay, 1) {
+				t.Errorf("splay %v: first poll in %v, want the interval (1h) plus less than the splay", splay, first)
 			}
-			if w > time.Hour+time.Second {
+			if first > time.Hour+time.Second {
 				late++
 			}
+			for range 3 {
+				if w := d.pass(context.Background(), true); w > first || w < first-time.Minute {
+					t.Errorf("splay %v: a pass between polls moved the next poll from %v to %v", splay, first, w)
+				}
+			}
+			if !strings.Contains(l.rules(), examLine) {
+				t.Errorf("splay %v: the passes did not converge the node", splay)
+			}
+			d.watcher.Close()
+			d.lock.Close()
 		}
-		if !strings.Contains(l.rules(), examLine) {
-			t.Errorf("splay %v: the passes did not converge the node", splay)
-		}
-		// Eight draws of a minute's splay all under a second: (1/60)^8.
+		// Three draws of a minute's splay all under a second: (1/60)^3.
 		if splay > 0 && late == 0 {
-			t.Errorf("splay %v: every poll within a second of the interval: the splay is not applied", splay)
+			t.Errorf("splay %v: every daemon's first poll within a second of the interval: the splay is not applied", splay)
 		}
-		d.watcher.Close()
-		d.lock.Close()
+	}
+}
+
+// The cadence counts from the first poll's time, not from when a pass
+// ended: a late poll does not make the next one late, and polls missed
+// (a long back-off) are skipped, not made up.
+func TestCadence(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	c := cadence{interval: 30 * time.Second, offset: 7 * time.Second}
+	for _, step := range []struct {
+		at   time.Duration // after t0
+		want time.Duration
+	}{
+		{0, 37 * time.Second},                // the first pass: interval plus offset
+		{10 * time.Second, 27 * time.Second}, // a pass between polls
+		{37 * time.Second, 30 * time.Second}, // the poll on time
+		{69 * time.Second, 28 * time.Second}, // two seconds late: the next stays at 97 s
+		{97 * time.Second, 30 * time.Second},
+		{200 * time.Second, 17 * time.Second}, // three polls missed: the next at 217 s
+		{217*time.Second - time.Nanosecond, time.Nanosecond},
+	} {
+		if got := c.next(t0.Add(step.at)); got != step.want {
+			t.Errorf("at %v: next poll in %v, want %v", step.at, got, step.want)
+		}
 	}
 }
 
@@ -62,8 +91,8 @@ func TestPausedRolloutHolds(t *testing.T) {
 	converged := l.rules()
 	head := l.commit("policy.hcl", strings.Replace(rolloutPolicy(t, "", "PAUSED SHELL!!!", "", time.Second), "delay = ", "paused = true\n  delay = ", 1))
 	for range 3 {
-		if w := d.pass(ctx, true); w != time.Hour {
-			t.Errorf("next poll in %v while the rollout is paused, want the interval (1h)", w)
+		if w := d.pass(ctx, true); w > time.Hour || w < time.Hour-time.Minute {
+			t.Errorf("next poll in %v while the rollout is paused, want the next of the node's polls (1h after the first)", w)
 		}
 	}
 	if r := d.loop.status.Rollout; r == nil || r.Head != head || r.State != "paused" || !strings.Contains(r.Reason, "paused") {

@@ -18,7 +18,7 @@ import (
 // for rollout.FetchDelay (one interval and its own spread, at most half
 // its wave's delay), then fetches it and applies it at its wave's time,
 // counted from when it first saw it. An immediate commit reaches it within
-// interval + splay + FetchDelay (under three intervals). Each node has a
+// interval + FetchDelay (under three intervals). Each node has a
 // smart-HTTP server of its own, so that each server's upload-pack requests
 // are one node's fetches.
 func TestLaterWavesFetchLater(t *testing.T) {
@@ -84,7 +84,7 @@ func TestLaterWavesFetchLater(t *testing.T) {
 	// commit, so the fetch's wait bounds it.
 	urgent := u.SignedCommit("urgent fix\n\nRollout: immediate\n", map[string]string{"policy.hcl": rolloutPolicy(t, "", "URGENT SHELL!!!", "", delay)}, key)
 	pushed = time.Now()
-	bound := interval + wait // interval + splay (none here) + FetchDelay
+	bound := interval + wait // the poll that sees the head, then FetchDelay
 	testwait.Eventually(t, bound+2*time.Second, "the immediate commit did not reach wave 1 within interval + FetchDelay", func() bool { return rest.has("URGENT SHELL!!!") })
 	t.Logf("the immediate commit reached wave 1 %v after the push (bound %v)", time.Since(pushed).Round(time.Millisecond), bound)
 	testwait.Eventually(t, 5*time.Second, "status", func() bool { return rest.status().Commit == urgent })

@@ -11,7 +11,7 @@
 #   branch   = "main"
 #   path     = "."      # folder of the policy inside the repository
 #   interval = "30s"    # how often to look for a new commit
-#   splay    = "10s"    # a random extra wait, so a fleet does not poll at once
+#   splay    = "10s"    # each node polls at its own offset below this, so a fleet does not poll at once
 #
 #   # HTTPS credentials (keep the file 0600, under /etc/rulekeeper):
 #   # username      = "git"
