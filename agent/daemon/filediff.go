@@ -20,7 +20,7 @@ const maxDiffed = 256 << 10
 // same. The lines both versions share at their start and end are set aside
 // first, so a one-line edit of a large file costs what the line does.
 func fileDiff(path string, before, after []byte) string {
-	if before != nil && after != nil && bytes.Equal(before, after) {
+	if (before == nil) == (after == nil) && bytes.Equal(before, after) {
 		return ""
 	}
 	from, to := "a"+path, "b"+path
@@ -39,7 +39,7 @@ func fileDiff(path string, before, after []byte) string {
 	line := bytes.Count(before[:start], []byte("\n")) // lines before the region
 	var d string
 	if len(a)+len(b) <= maxDiffed {
-		d = shiftHunks(udiff.Unified(from, to, string(a), string(b)), line)
+		d = renumber(udiff.Unified(from, to, string(a), string(b)), line)
 	} else {
 		d = head + wholeHunk(a, b, line)
 	}
@@ -83,22 +83,61 @@ func changedRegion(a, b []byte) (start, endA, endB int) {
 	return start, endA, endB
 }
 
-// shiftHunks moves the hunk headers of a diff of a region down by the
-// lines before it.
-func shiftHunks(d string, by int) string {
-	if by == 0 || d == "" {
-		return d
-	}
+// renumber writes the hunk headers of a diff of a region for the whole
+// file, as GNU diff does: the old side moves down by the lines before the
+// region, and the new side's start is counted from the old one and the
+// hunks before it. (udiff's own new starts fall short after a hunk that
+// joins two edits: golang/go#81453.)
+func renumber(d string, by int) string {
 	var out strings.Builder
-	for l := range strings.SplitAfterSeq(d, "\n") {
-		var a, b, c, e int
-		if n, _ := fmt.Sscanf(l, "@@ -%d,%d +%d,%d @@", &a, &b, &c, &e); n == 4 {
-			fmt.Fprintf(&out, "@@ -%d,%d +%d,%d @@\n", a+by, b, c+by, e)
+	offset := 0 // new lines less old ones in the hunks so far
+	rest := d
+	for rest != "" {
+		l, tail, _ := strings.Cut(rest, "\n")
+		rest = tail
+		var oldStart int
+		if _, err := fmt.Sscanf(l, "@@ -%d", &oldStart); err != nil {
+			out.WriteString(l + "\n") // the file names
 			continue
 		}
-		out.WriteString(l)
+		body, next, more := strings.Cut(rest, "\n@@ ")
+		rest = ""
+		if more {
+			body, rest = body+"\n", "@@ "+next
+		}
+		oldN, newN := 0, 0
+		for bl := range strings.Lines(body) {
+			switch bl[0] {
+			case ' ':
+				oldN++
+				newN++
+			case '-':
+				oldN++
+			case '+':
+				newN++
+			}
+		}
+		first := oldStart + by // the hunk's first old line
+		if oldN == 0 {
+			first++ // an empty side names the line before it
+		}
+		fmt.Fprintf(&out, "@@ -%s +%s @@\n", hunkRange(first, oldN), hunkRange(first+offset, newN))
+		out.WriteString(body)
+		offset += newN - oldN
 	}
 	return out.String()
+}
+
+// hunkRange is one side of a hunk header: its first line and count, the
+// count left out when it is 1, and the line before it when it is 0.
+func hunkRange(first, n int) string {
+	switch n {
+	case 0:
+		return fmt.Sprintf("%d,0", first-1)
+	case 1:
+		return fmt.Sprint(first)
+	}
+	return fmt.Sprintf("%d,%d", first, n)
 }
 
 // wholeHunk shows a region too large to diff as its old lines removed and
@@ -106,7 +145,7 @@ func shiftHunks(d string, by int) string {
 func wholeHunk(a, b []byte, line int) string {
 	na, nb := lines(a), lines(b)
 	var out strings.Builder
-	fmt.Fprintf(&out, "@@ -%d,%d +%d,%d @@\n", line+1, na, line+1, nb)
+	fmt.Fprintf(&out, "@@ -%s +%s @@\n", hunkRange(line+1, na), hunkRange(line+1, nb))
 	// Room for the headers and the counts; the new lines get at least half.
 	room := alert.MaxDiffLines - 6
 	roomB := min(nb, max(room/2, room-na))
