@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 )
@@ -28,10 +29,19 @@ func TestIdlePollDoesNoWork(t *testing.T) {
 	if got := converged(); !got.Equal(first) {
 		t.Errorf("polls with nothing new ran whole passes: converged at %v, then %v", first, got)
 	}
+	kept, err := os.Stat(d.goodDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	d.pass(ctx, true)
 	triggered := converged()
 	if !triggered.After(first) {
 		t.Errorf("a triggered pass did not run whole: converged at %v, then %v", first, triggered)
+	}
+	// The copy of the last good policy is swapped in whole when it changes:
+	// a pass on the same policy leaves it as it was.
+	if now, err := os.Stat(d.goodDir()); err != nil || !os.SameFile(kept, now) {
+		t.Errorf("a whole pass on the same policy wrote the last good policy's copy again (%v)", err)
 	}
 	time.Sleep(2 * time.Millisecond)
 	d.loop.full = time.Now().Add(-fullEvery)
