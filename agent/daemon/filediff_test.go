@@ -125,6 +125,7 @@ func TestFileDiffApplies(t *testing.T) {
 		{"lines removed that repeat the lines around", "p\nq\np\nx\n", "p\nx\n"},
 		{"the last line break dropped", "a\nb\n", "a\nb"},
 		{"a last line break added", "a\nb", "a\nb\n"},
+		{"an edit before a last line without its line break", "a\nb\nc", "x\nb\nc"},
 	} {
 		d := fileDiff("/f", []byte(tc.before), []byte(tc.after))
 		if got, err := applyDiff(tc.before, d); err != nil || got != tc.after {
@@ -142,6 +143,9 @@ func TestFileDiffApplies(t *testing.T) {
 	}
 	for i := range 5000 {
 		before := text(r.IntN(12))
+		if r.IntN(5) == 0 {
+			before = strings.TrimSuffix(before, "\n")
+		}
 		after := before
 		for range 1 + r.IntN(3) {
 			ls := strings.SplitAfter(after, "\n")
