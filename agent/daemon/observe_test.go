@@ -34,6 +34,12 @@ func TestObserveBounded(t *testing.T) {
 	if o := observeFile(big, true); o == nil || o.Data != nil || o.Size != maxKept+1 {
 		t.Fatalf("a managed file over maxKept: size %d, kept %d bytes", o.Size, len(o.Data))
 	}
+	if err := os.Truncate(big, maxKept); err != nil {
+		t.Fatal(err)
+	}
+	if o := observeFile(big, true); o == nil || len(o.Data) != maxKept {
+		t.Fatalf("a managed file of maxKept bytes is not kept whole: %+v", o != nil)
+	}
 	fifo := filepath.Join(dir, "fifo.yaml")
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 		t.Fatal(err)
