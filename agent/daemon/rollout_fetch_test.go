@@ -82,11 +82,21 @@ func TestLaterWavesFetchLater(t *testing.T) {
 
 	// The emergency path: the node learns of the trailer only with the
 	// commit, so the fetch's wait bounds it.
+	restPacks = restSrv.Packs.Load()
 	urgent := u.SignedCommit("urgent fix\n\nRollout: immediate\n", map[string]string{"policy.hcl": rolloutPolicy(t, "", "URGENT SHELL!!!", "", delay)}, key)
 	pushed = time.Now()
 	bound := interval + wait // the poll that sees the head, then FetchDelay
 	testwait.Eventually(t, bound+2*time.Second, "the immediate commit did not reach wave 1 within interval + FetchDelay", func() bool { return rest.has("URGENT SHELL!!!") })
-	t.Logf("the immediate commit reached wave 1 %v after the push (bound %v)", time.Since(pushed).Round(time.Millisecond), bound)
+	reached := time.Since(pushed)
+	t.Logf("the immediate commit reached wave 1 %v after the push (bound %v)", reached.Round(time.Millisecond), bound)
+	// This head's wait counts from when the node saw it, not from when it
+	// saw the head before.
+	if reached < wait-100*time.Millisecond {
+		t.Errorf("the wave-1 node applied the immediate commit %v after the push, before its FetchDelay %v: the wait of the head before was kept", reached, wait)
+	}
+	if n := restSrv.Packs.Load() - restPacks; n != 1 {
+		t.Errorf("the wave-1 node made %d upload-pack requests for the immediate commit, want 1", n)
+	}
 	testwait.Eventually(t, 5*time.Second, "status", func() bool { return rest.status().Commit == urgent })
 }
 
