@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/rulekeeper/rulekeeper/agent"
 )
 
 // With a local policy folder (no commits), the last good policy is the
@@ -63,5 +65,33 @@ func TestGoodCommitFollowsHead(t *testing.T) {
 	d.pass(ctx, true)
 	if _, c := d.good(); c != head {
 		t.Errorf("the good policy is of commit %s, want the head %s", c, head)
+	}
+}
+
+// In drift mode alert a hand edit of a managed value is told, not put
+// back, also by the pass that refuses a new commit and runs the last good
+// policy in its place.
+func TestDriftAlertWhenACommitIsRefused(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, labOpts{mode: agent.DriftAlert, interval: "1h"})
+	d := l.idleDaemon()
+	ctx := context.Background()
+	d.pass(ctx, false)
+	drifted := replaceOnce(t, l.rules(), "NEW SHELL!!!", "OLD SHELL")
+	policy, err := os.ReadFile(examDir + "/policy.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.commit("policy.hcl", replaceOnce(t, string(policy), "user_id=%user.uid", "user_id=%user.uidd"))
+	l.writeRules("in place", drifted)
+	d.pass(ctx, true)
+	if l.rules() != drifted {
+		t.Fatal("mode alert put a hand edit back on the pass that refused a commit")
+	}
+	if err := d.alerts.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.hook.events("refused")) != 1 || len(l.hook.events("drift")) != 1 || l.hook.events("drift")[0].f("restored") != "false" {
+		t.Errorf("want the refusal and the drift, not restored, told:\n%s", l.hook.dump())
 	}
 }
