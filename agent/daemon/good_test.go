@@ -130,3 +130,36 @@ func TestRemovalOnlyIsApplied(t *testing.T) {
 		t.Errorf("the removal: status applied %v, alerts:\n%s", d.loop.status.Applied, l.hook.dump())
 	}
 }
+
+// A rules file that falco.yaml lists goes missing (an operator deletes
+// falco_rules.local.yaml): that is told, the node still converges, and the
+// file, when it comes back, is told as a new rules file.
+func TestListedRulesFileMissing(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, labOpts{interval: "1h"})
+	const local = "/etc/falco/falco_rules.local.yaml"
+	d := l.idleDaemon()
+	ctx := context.Background()
+	d.pass(ctx, false)
+	if err := os.Remove(l.host(local)); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		d.pass(ctx, true)
+		if !d.loop.converged || !strings.Contains(l.rules(), examLine) {
+			t.Fatal("the node is not converged without falco_rules.local.yaml")
+		}
+	}
+	if err := os.WriteFile(l.host(local), []byte("- rule: "+examRule+"\n  enabled: false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.pass(ctx, true)
+	if err := d.alerts.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tamper := l.hook.events("tamper")
+	if len(tamper) != 2 || tamper[0].f("file") != local || !strings.Contains(tamper[0].Output, "the rules file was removed") ||
+		tamper[1].f("file") != local || !strings.Contains(tamper[1].Output, "a new rules file") {
+		t.Errorf("want %s told gone, then new:\n%s", local, l.hook.dump())
+	}
+}
