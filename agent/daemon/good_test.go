@@ -2,10 +2,7 @@ package daemon
 
 import (
 	"context"
-	"errors"
-	"io/fs"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 
@@ -96,70 +93,5 @@ func TestDriftAlertWhenACommitIsRefused(t *testing.T) {
 	}
 	if len(l.hook.events("refused")) != 1 || len(l.hook.events("drift")) != 1 || l.hook.events("drift")[0].f("restored") != "false" {
 		t.Errorf("want the refusal and the drift, not restored, told:\n%s", l.hook.dump())
-	}
-}
-
-// A pass that only removes a file (the policy no longer needs its override
-// file) is a change like any other: told as applied, naming the file, and
-// in status.
-func TestRemovalOnlyIsApplied(t *testing.T) {
-	t.Parallel()
-	l := newLab(t, labOpts{interval: "1h"})
-	d := l.idleDaemon()
-	ctx := context.Background()
-	policy, err := os.ReadFile(examDir + "/policy.hcl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.commit("policy.hcl", replaceOnce(t, string(policy), `strategy = "in_place"`, `strategy = "override"`))
-	d.pass(ctx, false)
-	written := d.loop.status.Applied
-	if len(written) != 1 {
-		t.Fatalf("the override policy wrote %v, want its override file", written)
-	}
-	l.commit("policy.hcl", "falco {\n  strategy = \"override\"\n}\n")
-	d.pass(ctx, true)
-	if err := d.alerts.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(l.host(written[0])); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("the override file is still there: %v", err)
-	}
-	applied := l.hook.events("applied")
-	if len(applied) != 2 || !strings.Contains(applied[1].Output, written[0]) || !slices.Equal(d.loop.status.Applied, written) {
-		t.Errorf("the removal: status applied %v, alerts:\n%s", d.loop.status.Applied, l.hook.dump())
-	}
-}
-
-// A rules file that falco.yaml lists goes missing (an operator deletes
-// falco_rules.local.yaml): that is told, the node still converges, and the
-// file, when it comes back, is told as a new rules file.
-func TestListedRulesFileMissing(t *testing.T) {
-	t.Parallel()
-	l := newLab(t, labOpts{interval: "1h"})
-	const local = "/etc/falco/falco_rules.local.yaml"
-	d := l.idleDaemon()
-	ctx := context.Background()
-	d.pass(ctx, false)
-	if err := os.Remove(l.host(local)); err != nil {
-		t.Fatal(err)
-	}
-	for range 2 {
-		d.pass(ctx, true)
-		if !d.loop.converged || !strings.Contains(l.rules(), examLine) {
-			t.Fatal("the node is not converged without falco_rules.local.yaml")
-		}
-	}
-	if err := os.WriteFile(l.host(local), []byte("- rule: "+examRule+"\n  enabled: false\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	d.pass(ctx, true)
-	if err := d.alerts.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	tamper := l.hook.events("tamper")
-	if len(tamper) != 2 || tamper[0].f("file") != local || !strings.Contains(tamper[0].Output, "the rules file was removed") ||
-		tamper[1].f("file") != local || !strings.Contains(tamper[1].Output, "a new rules file") {
-		t.Errorf("want %s told gone, then new:\n%s", local, l.hook.dump())
 	}
 }
