@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/rulekeeper/rulekeeper/agent"
 )
 
 // A pass that only removes a file (the policy no longer needs its override
@@ -109,5 +111,29 @@ func TestNewlyManagedFileKeptWhole(t *testing.T) {
 	tamper := l.hook.events("tamper")
 	if len(tamper) == 0 || !strings.Contains(tamper[len(tamper)-1].f("diff"), "+  condition: never_true") {
 		t.Errorf("the edit of the newly managed file is not told with its diff:\n%s", l.hook.dump())
+	}
+}
+
+// A file the policy no longer manages is no longer kept whole: a later
+// edit of it is told by its size and hash, without a diff.
+func TestUnmanagedFileNoLongerKept(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, labOpts{mode: agent.DriftAlert, interval: "1h"})
+	d := l.idleDaemon()
+	ctx := context.Background()
+	vendor := l.rules()
+	d.pass(ctx, false)
+	l.writeRules("in place", vendor) // the exam's output taken out by hand: told, not put back
+	d.pass(ctx, true)
+	l.commit("policy.hcl", "falco {\n  strategy = \"in_place\"\n}\n") // manages nothing, and nothing to write
+	d.pass(ctx, false)
+	l.writeRules("in place", replaceOnce(t, vendor, sshCond, "  condition: never_true\n"))
+	d.pass(ctx, true)
+	if err := d.alerts.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tamper := l.hook.events("tamper")
+	if len(tamper) == 0 || tamper[len(tamper)-1].f("diff") != "" || !strings.Contains(tamper[len(tamper)-1].Output, "keeps no copy") {
+		t.Errorf("the edit of a file no longer managed is told with a copy kept:\n%s", l.hook.dump())
 	}
 }
