@@ -318,8 +318,10 @@ func (d *Daemon) converged(ctx context.Context, out *agent.Outcome, applied bool
 			}
 		}
 	} else {
-		ls.converged = false // drift mode alert left drift in place
-		if len(fresh) > 0 && len(p.Files) > 0 {
+		// Drift mode alert left drift in place: only a plan with drift
+		// is not applied (converge).
+		ls.converged = false
+		if len(fresh) > 0 {
 			d.log.Warn("drift mode alert: the rule files are left as they are; put them back or switch drift mode to restore", "files", len(p.Files))
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -135,5 +136,45 @@ func TestUnmanagedFileNoLongerKept(t *testing.T) {
 	tamper := l.hook.events("tamper")
 	if len(tamper) == 0 || tamper[len(tamper)-1].f("diff") != "" || !strings.Contains(tamper[len(tamper)-1].Output, "keeps no copy") {
 		t.Errorf("the edit of a file no longer managed is told with a copy kept:\n%s", l.hook.dump())
+	}
+}
+
+// In drift mode alert the log warns that drift is left in place once per
+// edit that brings drift, not at every pass after it, and not for an edit
+// outside the managed values (nothing there is rulekeeper's to put back).
+func TestDriftAlertWarnsOnce(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, labOpts{mode: agent.DriftAlert, interval: "1h"})
+	msgs := &messages{next: testLog(t).Handler()}
+	d, err := New(l.config(), Options{Root: l.root, Log: slog.New(msgs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.watcher.Close(); d.lock.Close() })
+	warnings := func() int {
+		msgs.mu.Lock()
+		defer msgs.mu.Unlock()
+		n := 0
+		for _, m := range msgs.msgs {
+			if strings.HasPrefix(m, "drift mode alert: the rule files are left as they are") {
+				n++
+			}
+		}
+		return n
+	}
+	ctx := context.Background()
+	d.pass(ctx, false)
+	tampered := replaceOnce(t, l.rules(), sshCond, "  condition: never_true\n")
+	l.writeRules("in place", tampered)
+	d.pass(ctx, true)
+	if n := warnings(); n != 0 {
+		t.Errorf("an edit outside the managed values: %d warnings of drift left in place", n)
+	}
+	l.writeRules("in place", replaceOnce(t, tampered, "NEW SHELL!!!", "OLD SHELL"))
+	for range 3 {
+		d.pass(ctx, true)
+	}
+	if n := warnings(); n != 1 {
+		t.Errorf("drift, then three passes: %d warnings of drift left in place, want 1", n)
 	}
 }
