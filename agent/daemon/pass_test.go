@@ -178,3 +178,23 @@ func TestDriftAlertWarnsOnce(t *testing.T) {
 		t.Errorf("drift, then three passes: %d warnings of drift left in place, want 1", n)
 	}
 }
+
+// An edit that breaks the pass (a rules file that no longer parses) is
+// told, and `status` shows it: the status file is written by the pass
+// that failed.
+func TestEditThatBreaksThePassInStatus(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, labOpts{interval: "1h"})
+	d := l.idleDaemon()
+	ctx := context.Background()
+	d.pass(ctx, false)
+	l.writeRules("in place", l.rules()+"- rule: [broken\n")
+	d.pass(ctx, true)
+	if d.loop.converged {
+		t.Fatal("a rules file that does not parse: the pass converged")
+	}
+	st, err := agent.ReadStatus(l.host("/var/lib/rulekeeper"))
+	if err != nil || st.LastTamper == nil || st.LastTamper.File != rulesPath {
+		t.Errorf("the status file does not show the edit: %+v (%v)", st, err)
+	}
+}
