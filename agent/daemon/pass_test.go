@@ -198,3 +198,38 @@ func TestEditThatBreaksThePassInStatus(t *testing.T) {
 		t.Errorf("the status file does not show the edit: %+v (%v)", st, err)
 	}
 }
+
+// In drift mode alert, while drift is left in place the store is not
+// updated: a rules file added meanwhile is still not in it, and each later
+// edit of that file is told too, not only its arrival.
+func TestDriftAlertTellsEachEditOfANewFile(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, labOpts{mode: agent.DriftAlert, interval: "1h"})
+	d := l.idleDaemon()
+	ctx := context.Background()
+	d.pass(ctx, false)
+	l.writeRules("in place", replaceOnce(t, l.rules(), "NEW SHELL!!!", "OLD SHELL"))
+	d.pass(ctx, true)
+	if d.loop.converged {
+		t.Fatal("drift mode alert: drift of a managed value was put back")
+	}
+	const dropIn = "/etc/falco/rules.d/50-site.yaml"
+	for _, body := range []string{"- rule: " + examRule + "\n  enabled: false\n", "- rule: " + examRule + "\n  enabled: true\n"} {
+		if err := os.WriteFile(l.host(dropIn), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		d.pass(ctx, true)
+	}
+	if err := d.alerts.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var told int
+	for _, e := range l.hook.events("tamper") {
+		if e.f("file") == dropIn {
+			told++
+		}
+	}
+	if told != 2 {
+		t.Errorf("%s added, then edited, while drift is left: told %d times, want 2:\n%s", dropIn, told, l.hook.dump())
+	}
+}
