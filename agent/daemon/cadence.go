@@ -14,7 +14,7 @@ import (
 // trigger) do not move it.
 type cadence struct {
 	interval, offset time.Duration
-	due              time.Time
+	at               time.Time // the next poll
 }
 
 func newCadence(interval, splay time.Duration) cadence {
@@ -25,14 +25,21 @@ func newCadence(interval, splay time.Duration) cadence {
 	return c
 }
 
-// next is how long from now until the next poll is due.
-func (c *cadence) next(now time.Time) time.Duration {
-	if c.due.IsZero() {
-		c.due = now.Add(c.interval + c.offset)
+// due is when the next poll is due, seen at now.
+func (c *cadence) due(now time.Time) time.Time {
+	if c.at.IsZero() {
+		c.at = now.Add(c.interval + c.offset)
 	}
-	if !c.due.After(now) {
+	if !c.at.After(now) {
 		// Polls missed (a long pass, a back-off) are not made up.
-		c.due = c.due.Add((now.Sub(c.due)/c.interval + 1) * c.interval)
+		c.at = c.at.Add((now.Sub(c.at)/c.interval + 1) * c.interval)
 	}
-	return c.due.Sub(now)
+	return c.at
+}
+
+func earlier(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }

@@ -226,12 +226,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-d.kick:
 			event = true
 		}
-		start := time.Now()
-		wait := d.pass(ctx, event)
+		next := d.pass(ctx, event)
 		if ctx.Err() != nil {
 			return nil
 		}
 		d.readyOnce.Do(func() { close(d.ready) })
-		timer.Reset(wait - time.Since(start)) // wait counts from the pass's start
+		timer.Reset(time.Until(next))
 	}
 }

@@ -52,27 +52,30 @@ type loopState struct {
 }
 
 // pass is the one path every trigger takes: fetch, converge, report. It
-// returns how long to wait before the next poll.
-func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
+// returns when the next poll is due: a time, not a wait, so that however
+// long the pass took (a fetch that timed out) the cadence, the back-off
+// and a wave's time hold.
+func (d *Daemon) pass(ctx context.Context, event bool) time.Time {
 	d.passes.Add(1)
 	if d.beforePass != nil {
 		d.beforePass()
 	}
 	start := time.Now()
 	ls := &d.loop
-	wait := d.polls.next(start)
+	next := d.polls.due(start)
 	defer func() { d.alerts.ObserveNode(ls.converged, ls.status.Commit, ls.status.CommitTime) }()
 
 	rev, changed, serr := d.sync(ctx)
 	if ctx.Err() != nil {
-		return wait
+		return next
 	}
 	if serr != nil {
 		w, _ := ls.backoff.Failed(serr)
 		if !isFault(serr, source.KindSignature) {
 			// A refused commit is not the server's fault: poll at the
 			// usual pace, so that the next signed commit lands soon.
-			wait = w
+			// The back-off counts from the failure, not the pass's start.
+			next = time.Now().Add(w)
 		}
 		// One fault is one line, however its text varies from retry to
 		// retry (a server going down resets connections, then refuses
@@ -107,17 +110,17 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 		// node still knows its checkout is not the head.)
 		dir, commit = d.good()
 		if serr == nil {
-			wait = min(wait, time.Until(ls.fetch.at))
+			next = earlier(next, ls.fetch.at)
 		}
 	} else if commit != "" && commit == rev.Commit && commit != ls.commit {
 		// A new head waits for the node's wave (and the gate): until then
 		// the pass runs the policy the node has.
-		if hold, next := d.holdHead(ctx, rev); hold {
+		if hold, at := d.holdHead(ctx, rev); hold {
 			dir, commit = d.good()
-			if next > 0 {
+			if !at.IsZero() {
 				// Every node of a wave computes the same deadline: its
 				// offset keeps them from asking the server all at once.
-				wait = min(wait, next+d.polls.offset)
+				next = earlier(next, at.Add(d.polls.offset))
 			}
 		}
 	}
@@ -125,7 +128,7 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 		ls.converged = false
 		err := alert.WithKind("source", errors.New("no policy yet: the source has not delivered a commit"))
 		d.alerts.ObservePass("", time.Since(start), 0, err)
-		return wait
+		return next
 	}
 
 	now := d.snapshot(ls.files)
@@ -138,7 +141,7 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 	// are checked on every edit and every fullEvery all the same.
 	if !event && !changed && commit == ls.commit && len(edits) == 0 && time.Since(ls.full) < fullEvery {
 		d.alerts.ObservePass(commit, time.Since(start), 0, serr)
-		return wait
+		return next
 	}
 
 	out, applied, err := d.converge(ctx, dir, commit, len(edits) > 0)
@@ -153,7 +156,7 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 		}
 	}
 	if ctx.Err() != nil {
-		return wait
+		return next
 	}
 	if err != nil {
 		if errors.Is(err, agent.ErrRolledBack) {
@@ -165,7 +168,7 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 		// are still told, with their diff.
 		d.tellEdits(ctx, nil, edits, false, commit)
 		d.alerts.ObservePass(commit, time.Since(start), 0, err)
-		return wait
+		return next
 	}
 	d.log.Debug("pass", "event", event, "commit", commit, "edits", len(edits), "applied", applied, "files", len(out.Plan.Files))
 	if serr != nil {
@@ -176,7 +179,7 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 	d.converged(ctx, out, applied, rev, commit, dir, now, edits)
 	if serr != nil { // converged with what the node had; the source still failed
 		d.alerts.ObservePass(commit, time.Since(start), 0, serr)
-		return wait
+		return next
 	}
 	n := 0
 	for _, fc := range out.Plan.Files {
@@ -188,7 +191,7 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Duration {
 		n, commit = 0, ls.commit
 	}
 	d.alerts.ObservePass(commit, time.Since(start), n, nil)
-	return wait
+	return next
 }
 
 // sync asks the source for the policy; a local folder is its own revision.

@@ -28,9 +28,9 @@ type headRollout struct {
 }
 
 // holdHead decides whether this pass keeps the node's policy rather than
-// apply the head rev. When it holds, next is how long until the node's
-// wave comes (0: unknown), so that the pass after comes in time.
-func (d *Daemon) holdHead(ctx context.Context, rev source.Revision) (hold bool, next time.Duration) {
+// apply the head rev. When it holds, at is when the node's wave comes
+// (zero: unknown), so that the pass after comes in time.
+func (d *Daemon) holdHead(ctx context.Context, rev source.Revision) (hold bool, at time.Time) {
 	ls := &d.loop
 	if ls.head.commit != rev.Commit {
 		ls.head = headRollout{commit: rev.Commit}
@@ -45,7 +45,7 @@ func (d *Daemon) holdHead(ctx context.Context, rev source.Revision) (hold bool, 
 			d.saveStatus()
 		}
 		d.alerts.ObserveRollout(alert.RolloutInfo{Wave: -1, State: "applied"})
-		return false, 0
+		return false, time.Time{}
 	}
 	now := time.Now()
 	place := rollout.Place(r, d.node.Hostname, d.node.Labels)
@@ -89,13 +89,13 @@ func (d *Daemon) holdHead(ctx context.Context, rev source.Revision) (hold bool, 
 	if hold {
 		m.Pending, m.ApplyAfter = rev.Commit, st.ApplyAfter
 		if st.State == rollout.StateWaiting {
-			next = time.Until(st.ApplyAfter)
+			at = st.ApplyAfter
 		}
 	}
 	d.alerts.ObserveRollout(m)
 	ls.status.Rollout = st
 	d.saveStatus()
-	return hold, next
+	return hold, at
 }
 
 // askGate runs the gate's query for the head; the node holds while the

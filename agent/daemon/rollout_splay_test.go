@@ -32,15 +32,13 @@ func TestWaveWaitTakesSplay(t *testing.T) {
 		d.pass(ctx, false) // a new node applies the head at once
 		l.commit("policy.hcl", rolloutPolicy(t, "", "LATER SHELL!!!", "", delay))
 		for range 3 {
-			w := d.pass(ctx, true)
+			at := d.pass(ctx, true)
 			r := d.loop.status.Rollout
 			if r == nil || r.State != "waiting" {
 				t.Fatalf("splay %v: the node does not wait for its wave: %+v", splay, r)
 			}
-			// The pass computed its wait a moment before this reads the deadline.
-			due := time.Until(r.ApplyAfter) + d.polls.offset
-			if w < due-50*time.Millisecond || w > due+500*time.Millisecond {
-				t.Errorf("splay %v: next poll in %v, want the wave's time plus the node's offset (%v)", splay, w, due)
+			if want := r.ApplyAfter.Add(d.polls.offset); !at.Equal(want) {
+				t.Errorf("splay %v: next poll at %v, want the wave's time plus the node's offset (%v)", splay, at, want)
 			}
 		}
 		d.watcher.Close()

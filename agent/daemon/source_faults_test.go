@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -524,4 +525,43 @@ func TestSourceSignedCommits(t *testing.T) {
 		st := n.status()
 		return st.Refused == nil && st.LastError == nil
 	})
+}
+
+// A fault that takes its time (a server that holds the connection, then
+// drops it) backs off from when it failed: the next poll is the back-off
+// after the pass, not after its start, which would be already past and
+// make the node retry at once, over and over.
+func TestSlowFaultBacksOffFromItsEnd(t *testing.T) {
+	t.Parallel()
+	const hold = 700 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			time.AfterFunc(hold, func() { c.Close() })
+		}
+	}()
+	l := newLab(t, labOpts{interval: "200ms"})
+	cfg := l.config()
+	cfg.Source.URL = "git://" + ln.Addr().String() + "/policy.git"
+	d := reopen(t, cfg, Options{Root: l.root})
+	t.Cleanup(func() { d.watcher.Close(); d.lock.Close() })
+	for range 2 {
+		start := time.Now()
+		next := d.pass(context.Background(), false)
+		end := time.Now()
+		if took := end.Sub(start); took < hold {
+			t.Fatalf("the pass failed in %v, before the server dropped the connection (%v)", took, hold)
+		}
+		if next.Before(end.Add(150 * time.Millisecond)) {
+			t.Errorf("a fault found after %v: next poll %v after the pass ended, want its back-off (200 ms and more) after it", end.Sub(start).Round(time.Millisecond), next.Sub(end).Round(time.Millisecond))
+		}
+	}
 }
