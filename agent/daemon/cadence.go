@@ -37,9 +37,31 @@ func (c *cadence) due(now time.Time) time.Time {
 	return c.at
 }
 
-func earlier(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
+// wakeup is what a pass learns of its next poll.
+type wakeup struct {
+	// retry is a source fault's back-off. It counts from the pass's end,
+	// not the fault: whatever the pass did after the fault (tell it, check
+	// the files), the server gets its whole rest.
+	retry time.Duration
+	// sooner is a time not to miss (a wave's, a deferred fetch's).
+	sooner time.Time
+}
+
+func (w *wakeup) notAfter(t time.Time) {
+	if w.sooner.IsZero() || t.Before(w.sooner) {
+		w.sooner = t
 	}
-	return a
+}
+
+// at is the next poll for a pass that ends at end: due by the cadence, or
+// the back-off after end, and never after sooner.
+func (w wakeup) at(due, end time.Time) time.Time {
+	next := due
+	if w.retry > 0 {
+		next = end.Add(w.retry)
+	}
+	if !w.sooner.IsZero() && w.sooner.Before(next) {
+		next = w.sooner
+	}
+	return next
 }

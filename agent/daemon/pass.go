@@ -61,8 +61,15 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Time {
 		d.beforePass()
 	}
 	start := time.Now()
+	w := d.work(ctx, event, start)
+	return w.at(d.polls.due(start), time.Now())
+}
+
+// work is a pass's fetch, converge and report; it returns what the pass
+// learnt of its next poll.
+func (d *Daemon) work(ctx context.Context, event bool, start time.Time) wakeup {
 	ls := &d.loop
-	next := d.polls.due(start)
+	var next wakeup
 	defer func() { d.alerts.ObserveNode(ls.converged, ls.status.Commit, ls.status.CommitTime) }()
 
 	rev, changed, serr := d.sync(ctx)
@@ -74,8 +81,7 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Time {
 		if !isFault(serr, source.KindSignature) {
 			// A refused commit is not the server's fault: poll at the
 			// usual pace, so that the next signed commit lands soon.
-			// The back-off counts from the failure, not the pass's start.
-			next = time.Now().Add(w)
+			next.retry = w
 		}
 		// One fault is one line, however its text varies from retry to
 		// retry (a server going down resets connections, then refuses
@@ -110,7 +116,7 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Time {
 		// node still knows its checkout is not the head.)
 		dir, commit = d.good()
 		if serr == nil {
-			next = earlier(next, ls.fetch.at)
+			next.notAfter(ls.fetch.at)
 		}
 	} else if commit != "" && commit == rev.Commit && commit != ls.commit {
 		// A new head waits for the node's wave (and the gate): until then
@@ -120,7 +126,7 @@ func (d *Daemon) pass(ctx context.Context, event bool) time.Time {
 			if !at.IsZero() {
 				// Every node of a wave computes the same deadline: its
 				// offset keeps them from asking the server all at once.
-				next = earlier(next, at.Add(d.polls.offset))
+				next.notAfter(at.Add(d.polls.offset))
 			}
 		}
 	}

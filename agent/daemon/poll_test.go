@@ -74,6 +74,37 @@ func TestCadence(t *testing.T) {
 	}
 }
 
+// A pass's next poll: the cadence's, or a fault's back-off counted from
+// the pass's end (not from the fault, so that what the pass did after it
+// does not eat the server's rest), and never after a wave's time.
+func TestWakeup(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	due, end := t0.Add(30*time.Second), t0.Add(2*time.Second)
+	for _, c := range []struct {
+		name string
+		w    wakeup
+		want time.Time
+	}{
+		{"no news", wakeup{}, due},
+		{"a fault", wakeup{retry: time.Minute}, end.Add(time.Minute)},
+		{"a fault, a wave before its back-off", wakeup{retry: time.Minute, sooner: t0.Add(40 * time.Second)}, t0.Add(40 * time.Second)},
+		{"a wave after the poll", wakeup{sooner: t0.Add(40 * time.Second)}, due},
+		{"a wave before the poll", wakeup{sooner: t0.Add(10 * time.Second)}, t0.Add(10 * time.Second)},
+	} {
+		if got := c.w.at(due, end); !got.Equal(c.want) {
+			t.Errorf("%s: next poll at t0+%v, want t0+%v", c.name, got.Sub(t0), c.want.Sub(t0))
+		}
+	}
+	var w wakeup
+	w.notAfter(t0.Add(20 * time.Second))
+	w.notAfter(t0.Add(25 * time.Second))
+	w.notAfter(t0.Add(15 * time.Second))
+	if !w.sooner.Equal(t0.Add(15 * time.Second)) {
+		t.Errorf("notAfter kept t0+%v, want the earliest time given, t0+15s", w.sooner.Sub(t0))
+	}
+}
+
 // A paused rollout holds a new head on the waves after the first: the node
 // keeps its policy, says why once, and polls again at its interval (a hold
 // has no time of its own to wait for).
