@@ -153,7 +153,7 @@ func BenchmarkNewCommitApplied(b *testing.B) {
 	l := newLab(b, labOpts{interval: "1s"})
 	l.start()
 	l.waitConverged(10 * time.Second)
-	policy, _ := os.ReadFile(examDir + "/policy.hcl")
+	policy := examText(b)
 	var samples []time.Duration
 	i := 0
 	for b.Loop() {
@@ -165,7 +165,7 @@ func BenchmarkNewCommitApplied(b *testing.B) {
 		time.Sleep(200*time.Millisecond + rand.N(time.Second))
 		b.StartTimer()
 		start := time.Now()
-		l.commit("policy.hcl", strings.Replace(string(policy), `prefix  = "NEW SHELL!!!"`, `prefix  = "`+prefix+`"`, 1))
+		l.commit("policy.hcl", strings.Replace(policy, `prefix  = "NEW SHELL!!!"`, `prefix  = "`+prefix+`"`, 1))
 		for !strings.Contains(l.rules(), "    "+prefix+" user_id") {
 			if time.Since(start) > 10*time.Second {
 				b.Fatalf("commit %d not applied within 10s", i)

@@ -28,8 +28,7 @@ func TestDaemonConvergesAndFollowsCommits(t *testing.T) {
 		t.Errorf("applied alert: %q %v", e.Output, e.OutputFields)
 	}
 
-	policy, _ := os.ReadFile(examDir + "/policy.hcl")
-	next := l.commit("policy.hcl", replaceOnce(t, string(policy), `prefix  = "NEW SHELL!!!"`, `prefix  = "SHELL SPAWNED!"`))
+	next := l.commit("policy.hcl", examPolicy(t, "SHELL SPAWNED!"))
 	testwait.Eventually(t, 10*time.Second, "the new commit's prefix is not applied", func() bool {
 		return strings.Contains(l.rules(), "  output: >\n    SHELL SPAWNED! user_id=%user.uid")
 	})
@@ -162,8 +161,7 @@ func TestInvalidCommitKeepsLastGood(t *testing.T) {
 	l.waitConverged(10 * time.Second)
 	good := l.git("rev-parse", "HEAD")
 	converged := l.rules()
-	policy, _ := os.ReadFile(examDir + "/policy.hcl")
-	bad := l.commit("policy.hcl", replaceOnce(t, string(policy), "user_id=%user.uid", "user_id=%user.uidd"))
+	bad := l.commit("policy.hcl", replaceOnce(t, examText(t), "user_id=%user.uid", "user_id=%user.uidd"))
 	e := l.hook.wait(t, 5*time.Second, "refused", nil)
 	if e.f("commit") != bad || !strings.Contains(e.f("diagnostics"), "user.uidd") || !strings.Contains(e.f("diagnostics"), "on policy.hcl line 12") {
 		t.Fatalf("refused alert: %+v", e.OutputFields)
@@ -198,7 +196,7 @@ func TestInvalidCommitKeepsLastGood(t *testing.T) {
 	l.writeRules("in place", replaceOnce(t, converged, "NEW SHELL!!!", "OLD SHELL"))
 	testwait.Eventually(t, 5*time.Second, "drift not restored while the head commit is invalid", func() bool { return l.rules() == converged })
 
-	fixed := l.commit("policy.hcl", replaceOnce(t, string(policy), `prefix  = "NEW SHELL!!!"`, `prefix  = "FIXED!"`))
+	fixed := l.commit("policy.hcl", examPolicy(t, "FIXED!"))
 	testwait.Eventually(t, 10*time.Second, "the fixed commit was not applied", func() bool {
 		return strings.Contains(l.rules(), "    FIXED! user_id=%user.uid")
 	})

@@ -78,11 +78,7 @@ func TestDriftAlertWhenACommitIsRefused(t *testing.T) {
 	ctx := context.Background()
 	d.pass(ctx, false)
 	drifted := replaceOnce(t, l.rules(), "NEW SHELL!!!", "OLD SHELL")
-	policy, err := os.ReadFile(examDir + "/policy.hcl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.commit("policy.hcl", replaceOnce(t, string(policy), "user_id=%user.uid", "user_id=%user.uidd"))
+	l.commit("policy.hcl", replaceOnce(t, examText(t), "user_id=%user.uid", "user_id=%user.uidd"))
 	l.writeRules("in place", drifted)
 	d.pass(ctx, true)
 	if l.rules() != drifted {

@@ -87,10 +87,7 @@ func newLab(t testing.TB, o labOpts) *lab {
 	if err := os.MkdirAll(l.repo, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	policy, err := os.ReadFile(examDir + "/policy.hcl")
-	if err != nil {
-		t.Fatal(err)
-	}
+	policy := examText(t)
 	if o.mode == "" {
 		o.mode = agent.DriftRestore
 	}
@@ -103,7 +100,7 @@ func newLab(t testing.TB, o labOpts) *lab {
 	} else {
 		l.git("init", "-q", "-b", "main")
 	}
-	l.commit("policy.hcl", string(policy))
+	l.commit("policy.hcl", policy)
 	l.cfgFile = filepath.Join(dir, "agent.hcl")
 	cfg := src + fmt.Sprintf(`
 drift { mode = %q }
@@ -221,6 +218,16 @@ func (l *lab) waitConverged(within time.Duration) {
 	testwait.Eventually(l.t, within, "the exam's output is not in falco_rules.yaml", func() bool {
 		return strings.Contains(l.rules(), "  output: >\n"+examLine)
 	})
+}
+
+// examText is the exam's policy as the example folder has it.
+func examText(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile(examDir + "/policy.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func replaceOnce(t testing.TB, s, old, new string) string {

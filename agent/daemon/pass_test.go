@@ -21,11 +21,7 @@ func TestRemovalOnlyIsApplied(t *testing.T) {
 	l := newLab(t, labOpts{interval: "1h"})
 	d := l.idleDaemon()
 	ctx := context.Background()
-	policy, err := os.ReadFile(examDir + "/policy.hcl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.commit("policy.hcl", replaceOnce(t, string(policy), `strategy = "in_place"`, `strategy = "override"`))
+	l.commit("policy.hcl", replaceOnce(t, examText(t), `strategy = "in_place"`, `strategy = "override"`))
 	d.pass(ctx, false)
 	written := d.loop.status.Applied
 	if len(written) != 1 {
@@ -88,10 +84,7 @@ func TestNewlyManagedFileKeptWhole(t *testing.T) {
 	ctx := context.Background()
 	d.pass(ctx, false)
 	converged := l.rules()
-	exam, err := os.ReadFile(examDir + "/policy.hcl")
-	if err != nil {
-		t.Fatal(err)
-	}
+	exam := examText(t)
 	l.commit("policy.hcl", "falco {\n  strategy = \"in_place\"\n}\n") // manages nothing: the vendor's text comes back
 	d.pass(ctx, false)
 	if l.rules() == converged {
@@ -99,7 +92,7 @@ func TestNewlyManagedFileKeptWhole(t *testing.T) {
 	}
 	l.writeRules("in place", converged) // the exam's value by hand
 	d.pass(ctx, true)
-	l.commit("policy.hcl", string(exam)) // the values already hold: nothing to write
+	l.commit("policy.hcl", exam) // the values already hold: nothing to write
 	d.pass(ctx, false)
 	l.writeRules("in place", replaceOnce(t, l.rules(), sshCond, "  condition: never_true\n"))
 	d.pass(ctx, true)

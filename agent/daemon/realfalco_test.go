@@ -54,11 +54,7 @@ func TestRealFalcoDaemonNodeConfig(t *testing.T) {
 	})
 
 	before := rules()
-	pol, err := os.ReadFile(examDir + "/policy.hcl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.commit("policy.hcl", strings.Replace(string(pol), `"NEW SHELL!!!"`, `"NEW SHELL!!! 100% sure"`, 1))
+	l.commit("policy.hcl", strings.Replace(examText(t), `"NEW SHELL!!!"`, `"NEW SHELL!!! 100% sure"`, 1))
 	d.Trigger()
 	e := l.hook.wait(t, 20*time.Second, "error", nil)
 	for _, want := range []string{"falco -V rejects", "Falco read the node's config /opt/falco/falco.yaml", "/opt/falco/falco_rules.yaml", "Invalid output format"} {

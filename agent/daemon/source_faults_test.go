@@ -41,11 +41,7 @@ type srcNode struct {
 // examPolicy is the exam's policy with another prefix.
 func examPolicy(t *testing.T, prefix string) string {
 	t.Helper()
-	b, err := os.ReadFile(examDir + "/policy.hcl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return replaceOnce(t, string(b), `prefix  = "NEW SHELL!!!"`, fmt.Sprintf("prefix  = %q", prefix))
+	return replaceOnce(t, examText(t), `prefix  = "NEW SHELL!!!"`, fmt.Sprintf("prefix  = %q", prefix))
 }
 
 // startSrcNode runs a daemon on a copy of the exam's node; source holds the
