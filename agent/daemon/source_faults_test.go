@@ -269,7 +269,12 @@ func TestSourceFaultsBackOff(t *testing.T) {
 				return
 			}
 			attempts.Add(1)
-			c.Close() // a server that resets every connection
+			// A server that resets every connection: a reset, not a
+			// close, which the git:// client would wait 10 s on (go-git
+			// waits for a stderr that git:// does not have) and which
+			// raced the client's request to decide between the two.
+			_ = c.(*net.TCPConn).SetLinger(0)
+			c.Close()
 		}
 	}()
 	t.Cleanup(func() { l.Close() })
@@ -541,6 +546,7 @@ func TestSlowFaultBacksOffFromItsEnd(t *testing.T) {
 			if err != nil {
 				return
 			}
+			_ = c.(*net.TCPConn).SetLinger(0) // a reset, as in TestSourceFaultsBackOff
 			time.AfterFunc(hold, func() { c.Close() })
 		}
 	}()
