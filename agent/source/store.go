@@ -232,6 +232,10 @@ func (s *Source) hint(err error) string {
 		return " (the server refused the key in ssh_key_file)"
 	case remoteKind(err) == KindAuth:
 		return " (check username and the token in password_file)"
+	case s.ep.Protocol == "git" && strings.Contains(msg, "timeout exceeded"):
+		// go-git's git:// client, given a connection closed without a
+		// byte, waits 10 s for an error text git:// has no channel for.
+		return " (the server closed the connection without answering: look in its log, git daemon's for one, for why)"
 	}
 	return ""
 }
