@@ -257,28 +257,14 @@ func TestSourceUnreachable(t *testing.T) {
 // the server sees about four attempts, not fifteen.
 func TestSourceFaultsBackOff(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var attempts atomic.Int32
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			attempts.Add(1)
-			// A server that resets every connection: a reset, not a
-			// close, which the git:// client would wait 10 s on (go-git
-			// waits for a stderr that git:// does not have) and which
-			// raced the client's request to decide between the two.
-			_ = c.(*net.TCPConn).SetLinger(0)
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() { l.Close() })
-	n := startSrcNode(t, "git://"+l.Addr().String()+"/policy.git", "")
+	// A reset, not a close: go-git's git:// client waits 10 s on a
+	// connection closed without a word (TestGitServerClosingWithoutAnswer).
+	url := gitserve.Broken(t, func(c *net.TCPConn) {
+		attempts.Add(1)
+		gitserve.Reset(c)
+	})
+	n := startSrcNode(t, url, "")
 	n.faultTold("unreachable")
 	start, from := time.Now(), attempts.Load()
 	time.Sleep(3 * time.Second)
@@ -535,24 +521,13 @@ func TestSourceSignedCommits(t *testing.T) {
 func TestSlowFaultBacksOffFromItsEnd(t *testing.T) {
 	t.Parallel()
 	const hold = 700 * time.Millisecond
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_ = c.(*net.TCPConn).SetLinger(0) // a reset, as in TestSourceFaultsBackOff
-			time.AfterFunc(hold, func() { c.Close() })
-		}
-	}()
+	url := gitserve.Broken(t, func(c *net.TCPConn) {
+		time.Sleep(hold)
+		gitserve.Reset(c)
+	})
 	l := newLab(t, labOpts{interval: "200ms"})
 	cfg := l.config()
-	cfg.Source.URL = "git://" + ln.Addr().String() + "/policy.git"
+	cfg.Source.URL = url
 	d := reopen(t, cfg, Options{Root: l.root})
 	t.Cleanup(func() { d.watcher.Close(); d.lock.Close() })
 	for range 2 {

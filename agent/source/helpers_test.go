@@ -10,13 +10,14 @@ import (
 // the daemon's tests; these names keep the tests short.
 
 var (
-	newUpstream    = gitserve.NewUpstream
-	startGitDaemon = gitserve.StartDaemon
-	startHTTP      = gitserve.StartHTTP
-	startSSHD      = gitserve.StartSSHD
-	newKey         = gitserve.NewKey
-	writeKeyring   = gitserve.WriteKeyring
-	writeKey       = gitserve.WriteSSHKey
+	newUpstream     = gitserve.NewUpstream
+	startGitDaemon  = gitserve.StartDaemon
+	startHTTP       = gitserve.StartHTTP
+	startSSHD       = gitserve.StartSSHD
+	brokenGitServer = gitserve.Broken
+	newKey          = gitserve.NewKey
+	writeKeyring    = gitserve.WriteKeyring
+	writeKey        = gitserve.WriteSSHKey
 )
 
 type syncBuffer = gitserve.Buffer

@@ -340,29 +340,18 @@ func TestUnreachableServerRecovers(t *testing.T) {
 // says so and where to look, not only go-git's "timeout exceeded".
 func TestGitServerClosingWithoutAnswer(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			// The whole request (one pkt-line) read first: then the close
-			// is a clean one (a FIN), not a reset for data left unread.
-			var n [4]byte
-			if _, err := io.ReadFull(c, n[:]); err == nil {
-				size, _ := strconv.ParseUint(string(n[:]), 16, 16)
-				_, _ = io.CopyN(io.Discard, c, int64(size)-4)
-			}
-			c.Close()
+	url := brokenGitServer(t, func(c *net.TCPConn) {
+		// The whole request (one pkt-line) read first: then the close
+		// is a clean one (a FIN), not a reset for data left unread.
+		var n [4]byte
+		if _, err := io.ReadFull(c, n[:]); err == nil {
+			size, _ := strconv.ParseUint(string(n[:]), 16, 16)
+			_, _ = io.CopyN(io.Discard, c, int64(size)-4)
 		}
-	}()
-	s, _ := newSource(t, Config{URL: "git://" + ln.Addr().String() + "/policy.git"})
-	_, _, err = s.Sync(context.Background())
+		c.Close()
+	})
+	s, _ := newSource(t, Config{URL: url})
+	_, _, err := s.Sync(context.Background())
 	wantFault(t, err, KindUnreachable)
 	if !strings.Contains(err.Error(), "closed the connection without answering") {
 		t.Errorf("fault %q does not say the server closed the connection without answering", err)
