@@ -6,7 +6,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sys/unix"
 
 	"github.com/rulekeeper/rulekeeper/agent"
 	"github.com/rulekeeper/rulekeeper/agent/alert"
@@ -55,7 +53,7 @@ type Daemon struct {
 	node     policy.Node
 	falco    agent.Falco
 	watcher  *watch.Watcher
-	lock     *os.File
+	lock     *stateLock
 
 	// kick holds at most one pending trigger: triggers during a pass
 	// coalesce into exactly one more pass.
@@ -90,7 +88,7 @@ func New(cfg *agent.Config, o Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.lock = lock
-	fail := func(err error) (*Daemon, error) { lock.Close(); return nil, err }
+	fail := func(err error) (*Daemon, error) { lock.release(); return nil, err }
 
 	if cfg.Source != nil {
 		s := cfg.Source
@@ -143,22 +141,6 @@ func (d *Daemon) sourceName() string {
 	return redactURL(d.cfg.Source.URL)
 }
 
-// lockDaemon makes sure one daemon works on a state directory.
-func lockDaemon(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, "daemon.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("daemon lock: %w", err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("another rulekeeper daemon runs on the state directory %s: stop it first", dir)
-		}
-		return nil, fmt.Errorf("daemon lock %s: %w", f.Name(), err)
-	}
-	return f, nil
-}
-
 // Trigger asks for a pass. It never blocks: when a pass is already
 // pending, this one joins it.
 func (d *Daemon) Trigger() {
@@ -185,7 +167,7 @@ func (d *Daemon) Handler() http.Handler { return d.alerts.Handler() }
 // pass stops at its next step (a write in progress completes: writes are
 // atomic) and Run returns nil.
 func (d *Daemon) Run(ctx context.Context) error {
-	defer d.lock.Close()
+	defer d.lock.release()
 	var wg sync.WaitGroup
 	defer wg.Wait() // after cancel: defers run last first
 	ctx, cancel := context.WithCancel(ctx)

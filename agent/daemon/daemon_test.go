@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -260,6 +261,32 @@ func TestOneDaemonPerStateDir(t *testing.T) {
 	if _, err := New(l.config(), Options{Root: l.root}); err == nil || !strings.Contains(err.Error(), "another rulekeeper daemon") {
 		t.Fatalf("second daemon: %v", err)
 	}
+}
+
+// A stopped daemon frees the state directory at once, even while a
+// process it forked still holds the lock file's descriptor: a child that
+// has not reached its exec yet (falco -V, a reload command) has a copy of
+// it, and a close alone would leave the lock taken until the child lets go.
+// The child here holds the copy for its whole life, so the test does not
+// depend on catching that instant.
+func TestStoppedDaemonFreesTheLockAChildStillHolds(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, labOpts{local: true, interval: "1h"})
+	d, err := New(l.config(), Options{Root: l.root, Log: testLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := exec.Command("sleep", "60")
+	child.ExtraFiles = []*os.File{d.lock.f}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { child.Process.Kill(); child.Wait() })
+	l.startDaemon(d)
+	l.waitConverged(10 * time.Second)
+	l.stop()
+	l.start() // New fails the test if the lock still reads as taken
+	l.waitConverged(10 * time.Second)
 }
 
 // A rules file broken beyond parsing cannot be planned: the pass fails,

@@ -162,11 +162,7 @@ func (l *lab) config() *agent.Config {
 
 func (l *lab) start() {
 	l.t.Helper()
-	d, err := New(l.config(), Options{Root: l.root, Log: testLog(l.t)})
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	l.startDaemon(d)
+	l.startDaemon(newDaemon(l.t, l.config(), Options{Root: l.root, Log: testLog(l.t)}))
 }
 
 func (l *lab) startDaemon(d *Daemon) {
@@ -344,20 +340,10 @@ func (w tWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// reopen is New for a daemon restarted on the state directory of one that
-// has just stopped, in this test process. The lock is free once Run has
-// returned, but a process another test forks in that instant holds a copy
-// of the lock's descriptor until its exec closes it (close-on-exec): for
-// that moment the lock still reads as taken. A new process, as systemd
-// starts one, never sees this.
-func reopen(t testing.TB, cfg *agent.Config, opts Options) *Daemon {
+// newDaemon is New for a test that goes on only with a daemon.
+func newDaemon(t testing.TB, cfg *agent.Config, opts Options) *Daemon {
 	t.Helper()
-	var d *Daemon
-	var err error
-	testwait.Eventually(t, 5*time.Second, "the stopped daemon's lock to be free", func() bool {
-		d, err = New(cfg, opts)
-		return err == nil || !strings.Contains(err.Error(), "another rulekeeper daemon runs")
-	})
+	d, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,13 +354,10 @@ func reopen(t testing.TB, cfg *agent.Config, opts Options) *Daemon {
 // passes itself. Its watch and lock end with the test.
 func (l *lab) idleDaemon() *Daemon {
 	l.t.Helper()
-	d, err := New(l.config(), Options{Root: l.root})
-	if err != nil {
-		l.t.Fatal(err)
-	}
+	d := newDaemon(l.t, l.config(), Options{Root: l.root})
 	l.t.Cleanup(func() {
 		d.watcher.Close()
-		d.lock.Close()
+		d.lock.release()
 	})
 	return d
 }

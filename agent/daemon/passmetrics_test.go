@@ -69,6 +69,6 @@ func TestPassMetricsCountChanges(t *testing.T) {
 		}
 		srv.Close()
 		d.watcher.Close()
-		d.lock.Close()
+		d.lock.release()
 	}
 }

@@ -21,7 +21,7 @@ func TestPollsKeepTheirCadence(t *testing.T) {
 		cfg.Splay = splay
 		late := 0
 		for range 3 {
-			d := reopen(t, cfg, Options{Root: l.root})
+			d := newDaemon(t, cfg, Options{Root: l.root})
 			start := time.Now()
 			first := d.pass(context.Background(), false)
 			if off := first.Sub(start) - time.Hour; off < 0 || off >= max(splay, time.Second) {
@@ -39,7 +39,7 @@ func TestPollsKeepTheirCadence(t *testing.T) {
 				t.Errorf("splay %v: the passes did not converge the node", splay)
 			}
 			d.watcher.Close()
-			d.lock.Close()
+			d.lock.release()
 		}
 		// Three draws of a minute's splay all under a second: (1/60)^3.
 		if splay > 0 && late == 0 {
@@ -117,7 +117,7 @@ func TestPausedRolloutHolds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.lock.Close()
+	defer d.lock.release()
 	defer d.watcher.Close()
 	ctx := context.Background()
 	d.pass(ctx, false) // a new node applies the head at once

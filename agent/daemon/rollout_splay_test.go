@@ -42,6 +42,6 @@ func TestWaveWaitTakesSplay(t *testing.T) {
 			}
 		}
 		d.watcher.Close()
-		d.lock.Close()
+		d.lock.release()
 	}
 }

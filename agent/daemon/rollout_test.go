@@ -192,7 +192,7 @@ func TestRolloutTrailerNeedsVerification(t *testing.T) {
 
 	// A restart keeps the wait where it was.
 	plain.stop()
-	d := reopen(t, plain.d.cfg, Options{Root: plain.root, Log: slog.New(slog.NewTextHandler(plain.logs, nil))})
+	d := newDaemon(t, plain.d.cfg, Options{Root: plain.root, Log: slog.New(slog.NewTextHandler(plain.logs, nil))})
 	passes := d.Passes()
 	plain.run(d)
 	testwait.Eventually(t, 10*time.Second, "no pass after the restart", func() bool { return d.Passes() > passes+1 })

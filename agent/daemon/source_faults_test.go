@@ -528,8 +528,8 @@ func TestSlowFaultBacksOffFromItsEnd(t *testing.T) {
 	l := newLab(t, labOpts{interval: "200ms"})
 	cfg := l.config()
 	cfg.Source.URL = url
-	d := reopen(t, cfg, Options{Root: l.root})
-	t.Cleanup(func() { d.watcher.Close(); d.lock.Close() })
+	d := newDaemon(t, cfg, Options{Root: l.root})
+	t.Cleanup(func() { d.watcher.Close(); d.lock.release() })
 	for range 2 {
 		start := time.Now()
 		next := d.pass(context.Background(), false)
