@@ -22,7 +22,7 @@ func TestSmallFleet(t *testing.T) {
 	}
 	cfg := Config{Name: "smoke", Dir: t.TempDir(), Server: GitDaemon, Agents: 12,
 		NodeTemplate: "../../examples/cks-terminal-shell/node",
-		Interval:     time.Second, Waves: 2, Delay: 3 * time.Second, Steady: 2 * time.Second}
+		Interval:     time.Second, Waves: 2, Delay: 5 * time.Second, Steady: 2 * time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	r, err := Run(ctx, cfg)
@@ -43,16 +43,18 @@ func TestSmallFleet(t *testing.T) {
 		if len(w.Times) > 0 && w.Times[0] < w.DueAt-0.05 {
 			t.Errorf("wave %d applied %.2fs after the push, before its time %.2fs", w.Wave, w.Times[0], w.DueAt)
 		}
-		// Within a poll period (interval, plus the pass itself on a loaded machine).
-		if w.P100 > 3 {
+		// Within a poll period: the interval, plus the pass and the fetch,
+		// seconds on a loaded machine (3.09 s seen with every core busy).
+		// A node that waited one delay more would come at 5 s or later.
+		if w.P100 > 4 {
 			t.Errorf("wave %d: the last node applied %.2fs after the wave's time", w.Wave, w.P100)
 		}
 	}
 	if nodes != 12 {
 		t.Errorf("%d nodes counted in the waves, want 12", nodes)
 	}
-	if r.Rollout.Waves[1].DueAt < 1.5 {
-		t.Errorf("wave 1 is due %.2fs after the push, want about 3s", r.Rollout.Waves[1].DueAt)
+	if r.Rollout.Waves[1].DueAt < 3.5 {
+		t.Errorf("wave 1 is due %.2fs after the push, want about 5s", r.Rollout.Waves[1].DueAt)
 	}
 	st := r.Steady
 	// 12 agents polling every second for 2 s.
