@@ -39,24 +39,23 @@ func main() {
 	// The handlers are in place before anything else (earlysignal): a
 	// reload may come in the first milliseconds after a start, while the
 	// config loads and the init system is found.
-	os.Exit(run(os.Args[1:], os.Stderr, earlysignal.C))
+	os.Exit(run(os.Args[1:], os.Stderr, earlysignal.Reload, earlysignal.Stop))
 }
 
 // run is the daemon, until SIGTERM or SIGINT (exit 0). SIGHUP asks for a
 // pass now; one that comes before the daemon is ready is met by its first
 // pass.
-func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
+func run(args []string, stderr io.Writer, reload, stopSig <-chan os.Signal) int {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	var daemonReady atomic.Pointer[daemon.Daemon]
 	go func() {
 		for {
 			select {
-			case s := <-sigs:
-				if s != syscall.SIGHUP {
-					stop()
-					return
-				}
+			case <-stopSig:
+				stop()
+				return
+			case <-reload:
 				if d := daemonReady.Load(); d != nil {
 					d.Trigger()
 				}

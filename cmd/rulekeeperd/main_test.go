@@ -21,7 +21,7 @@ func TestBadConfig(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "agent.hcl")
 	os.WriteFile(cfg, []byte("drift { mode = \"fix\" }\n"), 0o644)
 	var errs bytes.Buffer
-	code := run([]string{"--config", cfg, "--root", t.TempDir()}, &errs, nil)
+	code := run([]string{"--config", cfg, "--root", t.TempDir()}, &errs, nil, nil)
 	if code != 1 || !strings.Contains(errs.String(), "No policy source") || !strings.Contains(errs.String(), "the daemon did not start") {
 		t.Fatalf("exit %d\n%s", code, errs.String())
 	}
@@ -29,7 +29,7 @@ func TestBadConfig(t *testing.T) {
 
 func TestExtraArguments(t *testing.T) {
 	var errs bytes.Buffer
-	if code := run([]string{"now"}, &errs, nil); code != 1 || !strings.Contains(errs.String(), "usage: rulekeeper run") {
+	if code := run([]string{"now"}, &errs, nil, nil); code != 1 || !strings.Contains(errs.String(), "usage: rulekeeper run") {
 		t.Fatalf("exit %d\n%s", code, errs.String())
 	}
 }
@@ -121,8 +121,15 @@ func TestSIGHUPAtStart(t *testing.T) {
 					t.Fatalf("%s: exit after SIGTERM: %v; log:\n%s", name, err, logs.String())
 				}
 			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				t.Fatalf("%s: no exit within 10s of SIGTERM", name)
+				// SIGQUIT: the Go runtime writes every goroutine's stack to
+				// the log, which says where it stuck.
+				cmd.Process.Signal(syscall.SIGQUIT)
+				select {
+				case <-done:
+				case <-time.After(5 * time.Second):
+					cmd.Process.Kill()
+				}
+				t.Fatalf("%s (run %d): no exit within 10s of SIGTERM; log:\n%s", name, i, logs.String())
 			}
 		}
 	}

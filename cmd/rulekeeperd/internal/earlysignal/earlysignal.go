@@ -11,9 +11,18 @@ import (
 	"syscall"
 )
 
-// C receives SIGHUP, SIGTERM and SIGINT from the start of the program.
-var C = make(chan os.Signal, 8)
+// Reload receives SIGHUP and Stop SIGTERM and SIGINT, from the start of the
+// program. They are apart because Go drops a signal whose channel is full:
+// on one channel, a burst of SIGHUPs read too slowly (a loaded machine, a
+// reload loop) would drop the SIGTERM behind it, and the daemon would not
+// stop. One pending signal of each kind is enough: SIGHUPs coalesce into
+// one more pass anyway, and a second SIGTERM asks nothing more.
+var (
+	Reload = make(chan os.Signal, 1)
+	Stop   = make(chan os.Signal, 1)
+)
 
 func init() {
-	signal.Notify(C, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(Reload, syscall.SIGHUP)
+	signal.Notify(Stop, syscall.SIGTERM, syscall.SIGINT)
 }
