@@ -144,8 +144,7 @@ func BenchmarkNoChangePoll(b *testing.B) {
 	b.ReportMetric(float64(sent.Load()-s0)/n, "sent-B/poll")
 	b.ReportMetric(float64(recvd.Load()-r0)/n, "recv-B/poll")
 	report(b, samples)
-	d.watcher.Close()
-	d.lock.release()
+	closeIdle(d)
 }
 
 // A new commit until it is applied on the node, interval 1s. -benchtime=20x.

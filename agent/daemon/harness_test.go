@@ -340,6 +340,13 @@ func (w tWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// closeIdle ends a daemon that was never Run, as Run's end would: its
+// watch, and the state directory's lock.
+func closeIdle(d *Daemon) {
+	d.watcher.Close()
+	d.lock.release()
+}
+
 // newDaemon is New for a test that goes on only with a daemon.
 func newDaemon(t testing.TB, cfg *agent.Config, opts Options) *Daemon {
 	t.Helper()
@@ -355,9 +362,6 @@ func newDaemon(t testing.TB, cfg *agent.Config, opts Options) *Daemon {
 func (l *lab) idleDaemon() *Daemon {
 	l.t.Helper()
 	d := newDaemon(l.t, l.config(), Options{Root: l.root})
-	l.t.Cleanup(func() {
-		d.watcher.Close()
-		d.lock.release()
-	})
+	l.t.Cleanup(func() { closeIdle(d) })
 	return d
 }

@@ -143,7 +143,7 @@ func TestDriftAlertWarnsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { d.watcher.Close(); d.lock.release() })
+	t.Cleanup(func() { closeIdle(d) })
 	warnings := func() int {
 		msgs.mu.Lock()
 		defer msgs.mu.Unlock()

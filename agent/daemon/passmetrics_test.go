@@ -68,7 +68,6 @@ func TestPassMetricsCountChanges(t *testing.T) {
 			t.Errorf("%s: applied alerts %s", mode, l.hook.dump())
 		}
 		srv.Close()
-		d.watcher.Close()
-		d.lock.release()
+		closeIdle(d)
 	}
 }

@@ -38,8 +38,7 @@ func TestPollsKeepTheirCadence(t *testing.T) {
 			if !strings.Contains(l.rules(), examLine) {
 				t.Errorf("splay %v: the passes did not converge the node", splay)
 			}
-			d.watcher.Close()
-			d.lock.release()
+			closeIdle(d)
 		}
 		// Three draws of a minute's splay all under a second: (1/60)^3.
 		if splay > 0 && late == 0 {
@@ -117,8 +116,7 @@ func TestPausedRolloutHolds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.lock.release()
-	defer d.watcher.Close()
+	defer closeIdle(d)
 	ctx := context.Background()
 	d.pass(ctx, false) // a new node applies the head at once
 	converged := l.rules()

@@ -41,7 +41,6 @@ func TestWaveWaitTakesSplay(t *testing.T) {
 				t.Errorf("splay %v: next poll at %v, want the wave's time plus the node's offset (%v)", splay, at, want)
 			}
 		}
-		d.watcher.Close()
-		d.lock.release()
+		closeIdle(d)
 	}
 }

@@ -529,7 +529,7 @@ func TestSlowFaultBacksOffFromItsEnd(t *testing.T) {
 	cfg := l.config()
 	cfg.Source.URL = url
 	d := newDaemon(t, cfg, Options{Root: l.root})
-	t.Cleanup(func() { d.watcher.Close(); d.lock.release() })
+	t.Cleanup(func() { closeIdle(d) })
 	for range 2 {
 		start := time.Now()
 		next := d.pass(context.Background(), false)
